@@ -1,0 +1,12 @@
+"""Models of mmfeatup; importing registers them in mmseg's / mmfeatup's registries.
+
+``import mmseg.models`` needs ``mmcv.ops``; with mmcv-lite a stub extension is
+installed first (see :mod:`mmfeatup.compat`), never over a real full mmcv.
+"""
+from mmfeatup.compat import ensure_mmcv_ops_importable
+
+ensure_mmcv_ops_importable()
+
+from . import upsamplers  # noqa: E402,F401
+
+__all__ = ['upsamplers']

@@ -1,0 +1,167 @@
+"""The one interface every feature upsampler implements, and its shared plumbing.
+
+``upsampler(source, guidance=None, output_size=None) -> Tensor``
+
+* ``source``: low-resolution features ``[B, C, h, w]``.
+* ``guidance``: what guides the upsampling, or None: the image ``[B, 3, H, W]``
+  (FeatUp JBU, ``guidance_type='image'``) or a finer feature map
+  ``[B, Cg, H', W']`` (FADE/SAPA style, ``guidance_type='feature'``). Any size:
+  each upsampler resizes it where it needs (:func:`resize_guidance`).
+* ``output_size``: ``(H_out, W_out)``; when None, ``scale_factor`` (if set) or
+  else the guidance's size decides (:meth:`BaseUpsampler.resolve_output_size`).
+
+Subclasses implement :meth:`BaseUpsampler.upsample` and never re-check inputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Optional, Sequence, Tuple, Union
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Size = Tuple[int, int]
+
+
+def to_size(size: Union[int, Sequence[int]], name: str = 'output_size') -> Size:
+    """Normalise an int or a pair to a ``(height, width)`` tuple of positive ints."""
+    if isinstance(size, int):
+        size = (size, size)
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f'{name} must be a positive int or (height, width), got {size!r}')
+    return size  # type: ignore[return-value]
+
+
+def resize_guidance(guidance: Tensor, size: Size, mode: str = 'area') -> Tensor:
+    """Resize guidance to ``size``.
+
+    Args:
+        guidance (Tensor): ``[B, Cg, H, W]``.
+        size (tuple[int, int]): target ``(height, width)``.
+        mode (str): ``'area'`` (adaptive average pooling, what FeatUp does to the
+            image; bilinear where it would enlarge), ``'bilinear'`` or ``'nearest'``.
+
+    Returns:
+        Tensor: ``[B, Cg, *size]`` (the input itself if already that size).
+    """
+    if tuple(guidance.shape[-2:]) == tuple(size):
+        return guidance
+    if mode == 'area':
+        if guidance.shape[-2] >= size[0] and guidance.shape[-1] >= size[1]:
+            return F.adaptive_avg_pool2d(guidance, size)
+        mode = 'bilinear'
+    if mode == 'bilinear':
+        return F.interpolate(guidance, size=size, mode='bilinear', align_corners=False)
+    return F.interpolate(guidance, size=size, mode=mode)
+
+
+def integer_ratio(source_size: Sequence[int], output_size: Size, name: str) -> int:
+    """The integer upsampling ratio shared by both axes, or a clear ValueError."""
+    ratios = {output_size[i] / source_size[i] for i in range(2)}
+    ratio = ratios.pop()
+    if ratios or ratio != int(ratio) or ratio < 1:
+        raise ValueError(
+            f'{name} supports only one integer ratio on both axes; got '
+            f'{tuple(source_size)} -> {tuple(output_size)}')
+    return int(ratio)
+
+
+class BaseUpsampler(nn.Module):
+    """Base class of all feature upsamplers.
+
+    Args:
+        in_channels (int): channels ``C`` of the source features.
+        guidance_channels (int): channels of the guidance (3 for an image).
+            Default: 3.
+        scale_factor (float, optional): ratio used when ``output_size`` is not
+            given. Default: None (then the guidance's size is used).
+
+    Class attributes:
+        guidance_type: ``None`` (ignores guidance), ``'image'`` or ``'feature'``.
+        requires_guidance: whether ``guidance`` must be given.
+        integer_ratio_only: whether only integer ratios equal on both axes work.
+    """
+
+    guidance_type: ClassVar[Optional[str]] = None
+    requires_guidance: ClassVar[bool] = False
+    integer_ratio_only: ClassVar[bool] = False
+
+    def __init__(self,
+                 in_channels: int,
+                 guidance_channels: int = 3,
+                 scale_factor: Optional[float] = None) -> None:
+        super().__init__()
+        if int(in_channels) <= 0:
+            raise ValueError(f'in_channels must be positive, got {in_channels}')
+        self.in_channels = int(in_channels)
+        self.guidance_channels = int(guidance_channels)
+        self.scale_factor = scale_factor
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the output (the source's, unless a subclass changes it)."""
+        return self.in_channels
+
+    def resolve_output_size(self, source: Tensor, guidance: Optional[Tensor],
+                            output_size: Optional[Union[int, Sequence[int]]]) -> Size:
+        """``output_size`` if given, else ``scale_factor`` x source, else guidance size."""
+        if output_size is not None:
+            return to_size(output_size)
+        if self.scale_factor is not None:
+            return (int(math.floor(source.shape[-2] * self.scale_factor + 0.5)),
+                    int(math.floor(source.shape[-1] * self.scale_factor + 0.5)))
+        if guidance is not None:
+            return (int(guidance.shape[-2]), int(guidance.shape[-1]))
+        raise ValueError(f'{type(self).__name__}: give output_size (or set scale_factor, '
+                         'or pass guidance)')
+
+    def check_inputs(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> None:
+        """Validate ranks, channels, batch and ratio; raise ValueError naming the argument."""
+        name = type(self).__name__
+        if source.dim() != 4:
+            raise ValueError(f'{name}: source must be [B, C, h, w], got shape {tuple(source.shape)}')
+        if source.shape[1] != self.in_channels:
+            raise ValueError(f'{name}: source has {source.shape[1]} channels, '
+                             f'in_channels={self.in_channels}')
+        if source.numel() == 0:
+            raise ValueError(f'{name}: source is empty, shape {tuple(source.shape)}')
+        if guidance is None:
+            if self.requires_guidance:
+                raise ValueError(f'{name}: guidance is required ({self.guidance_type})')
+        elif self.guidance_type is not None:
+            if guidance.dim() != 4:
+                raise ValueError(f'{name}: guidance must be [B, Cg, H, W], '
+                                 f'got shape {tuple(guidance.shape)}')
+            if guidance.shape[0] != source.shape[0]:
+                raise ValueError(f'{name}: guidance batch {guidance.shape[0]} != '
+                                 f'source batch {source.shape[0]}')
+            if guidance.shape[1] != self.guidance_channels:
+                raise ValueError(f'{name}: guidance has {guidance.shape[1]} channels, '
+                                 f'guidance_channels={self.guidance_channels}')
+        if self.integer_ratio_only:
+            integer_ratio(source.shape[-2:], size, name)
+
+    def forward(self, source: Tensor, guidance: Optional[Tensor] = None,
+                output_size: Optional[Union[int, Sequence[int]]] = None) -> Tensor:
+        """Upsample ``source`` to ``output_size``, guided by ``guidance``.
+
+        Args:
+            source (Tensor): ``[B, C, h, w]``.
+            guidance (Tensor, optional): ``[B, guidance_channels, H, W]``.
+            output_size (int | tuple[int, int], optional): target size.
+
+        Returns:
+            Tensor: ``[B, out_channels, *output_size]``.
+        """
+        size = self.resolve_output_size(source, guidance, output_size)
+        self.check_inputs(source, guidance, size)
+        return self.upsample(source, guidance if self.guidance_type else None, size)
+
+    def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
+        """Compute the output; inputs are already validated."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return (f'in_channels={self.in_channels}, guidance_type={self.guidance_type}, '
+                f'scale_factor={self.scale_factor}')

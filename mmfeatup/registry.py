@@ -1,0 +1,57 @@
+"""Registries of mmfeatup.
+
+Segmentation parts (the neck, the segmentor, datasets, transforms, hooks) are
+registered straight into MMSegmentation's registries so that stock ``mmseg``
+configs (``default_scope='mmseg'``) find them once ``mmfeatup.models`` is
+imported (``custom_imports``).
+
+Feature upsamplers have one registry of their own, :data:`UPSAMPLERS`, a child
+of MMSegmentation's ``MODELS`` (scope ``mmfeatup``): the benchmark enumerates it,
+the neck builds from it with :func:`build_upsampler`, and
+``MODELS.build(dict(type='mmfeatup.JBUStack', ...))`` works too.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Union
+
+from mmengine.registry import Registry
+from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
+from torch import nn
+
+UPSAMPLERS = Registry(
+    'feature upsampler',
+    parent=MODELS,
+    scope='mmfeatup',
+    locations=['mmfeatup.models.upsamplers'])
+
+
+def build_upsampler(cfg: Union[Dict[str, Any], nn.Module], **defaults: Any) -> nn.Module:
+    """Build a feature upsampler from a config dict.
+
+    Args:
+        cfg (dict | nn.Module): ``dict(type=NAME, **kwargs)`` with NAME a key of
+            :data:`UPSAMPLERS`; a module is returned unchanged.
+        **defaults: keyword arguments used where ``cfg`` does not set them
+            (the neck passes ``in_channels`` and ``guidance_channels``).
+
+    Returns:
+        nn.Module: the upsampler.
+    """
+    if isinstance(cfg, nn.Module):
+        return cfg
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise ValueError(f'upsampler config must be a dict with a "type" key, got {cfg!r}')
+    args = copy.deepcopy(dict(cfg))
+    name = args.pop('type')
+    cls = name if isinstance(name, type) else UPSAMPLERS.get(name)
+    if cls is None:
+        UPSAMPLERS.import_from_location()
+        known = ', '.join(sorted(UPSAMPLERS.module_dict))
+        raise KeyError(f'upsampler type {name!r} is not registered; known: {known}')
+    for key, value in defaults.items():
+        args.setdefault(key, value)
+    return cls(**args)
+
+
+__all__ = ['MODELS', 'DATASETS', 'TRANSFORMS', 'HOOKS', 'METRICS', 'UPSAMPLERS', 'build_upsampler']

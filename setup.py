@@ -1,0 +1,79 @@
+"""Build and install mmfeatup.
+
+The compiled ops (``mmfeatup._ext``) are built from ``ops/csrc``:
+
+* the C++ CPU kernels always;
+* the CUDA kernels when torch has CUDA and nvcc is found (``CUDA_HOME``), or
+  when ``FORCE_CUDA=1``;
+* nothing when ``MMFEATUP_WITH_OPS=0`` (the Python API then falls back to the
+  pure-PyTorch reference).
+
+Install with ``pip install --no-build-isolation -e .`` (build isolation would
+download another torch). Nothing is downloaded during the build.
+"""
+import glob
+import os
+
+from setuptools import find_packages, setup
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version() -> str:
+    scope: dict = {}
+    with open(os.path.join(ROOT, 'mmfeatup', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+def make_extensions():
+    if os.getenv('MMFEATUP_WITH_OPS', '1') == '0':
+        return [], {}
+    import torch
+    from torch.utils.cpp_extension import (CUDA_HOME, BuildExtension, CppExtension,
+                                           CUDAExtension)
+
+    csrc = os.path.join('ops', 'csrc')
+    sources = sorted(glob.glob(os.path.join(csrc, 'pytorch', '*.cpp')) +
+                     glob.glob(os.path.join(csrc, 'pytorch', 'cpu', '*.cpp')))
+    include_dirs = [os.path.abspath(os.path.join(csrc, 'common'))]
+    extra_compile_args = {'cxx': ['-O3', '-std=c++17', '-fopenmp']}
+    define_macros = []
+    extra_link_args = ['-fopenmp']
+    force_cuda = os.getenv('FORCE_CUDA', '0') == '1'
+    with_cuda = force_cuda or (torch.version.cuda is not None and CUDA_HOME is not None
+                               and os.path.exists(os.path.join(CUDA_HOME, 'bin', 'nvcc')))
+    if with_cuda:
+        sources += sorted(glob.glob(os.path.join(csrc, 'pytorch', 'cuda', '*.cu')))
+        define_macros.append(('MMFEATUP_WITH_CUDA', None))
+        extra_compile_args['cxx'].append('-DMMFEATUP_WITH_CUDA')
+        extra_compile_args['nvcc'] = ['-O3', '-std=c++17', '-DMMFEATUP_WITH_CUDA',
+                                      '--expt-relaxed-constexpr']
+        ext_cls = CUDAExtension
+    else:
+        ext_cls = CppExtension
+    ext = ext_cls(
+        name='mmfeatup._ext',
+        sources=sources,
+        include_dirs=include_dirs,
+        define_macros=define_macros,
+        extra_compile_args=extra_compile_args,
+        extra_link_args=extra_link_args)
+    return [ext], {'build_ext': BuildExtension.with_options(use_ninja=False)}
+
+
+ext_modules, cmdclass = make_extensions()
+
+setup(
+    name='mmfeatup',
+    version=read_version(),
+    description='FeatUp feature upsamplers (JBU, implicit) as an OpenMMLab plugin',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    python_requires='>=3.9',
+    install_requires=[
+        'torch>=2.1', 'mmengine==0.10.7', 'mmsegmentation==1.2.2', 'numpy',
+    ],
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
+    zip_safe=False,
+)
