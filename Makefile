@@ -1,0 +1,52 @@
+# mmfeatup: one-command set-up, demo, tests, benchmarks.
+#   make demo   -> .venv + compiled ops + bundled dataset + SegFormer-B0/FeatUp-JBU train + eval + PNG
+#   make test   -> .venv + compiled ops + the whole pytest suite
+# The virtual environment lives in .venv (created if missing); nothing else is touched.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# CPU kernels for local use; CI additionally compiles the CUDA kernels (make cuda-check).
+MMFEATUP_WITH_CUDA ?= 0
+OPS_SOURCES := $(shell find ops/csrc -type f 2>/dev/null) setup.py
+
+.PHONY: all venv ext demo test test-fast cuda-check benchmark-ops benchmark-upsamplers clean
+
+all: test
+
+$(VENV)/.installed: requirements/torch.txt requirements/runtime.txt requirements/tests.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements/torch.txt
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(VENV)/.ext-built: $(VENV)/.installed $(OPS_SOURCES)
+	MMFEATUP_WITH_CUDA=$(MMFEATUP_WITH_CUDA) $(PIP) install -q --no-build-isolation --no-deps -e .
+	$(PY) -c "import mmfeatup.ops as o; o.load_extension(); print('mmfeatup ops backend:', o.backend())"
+	touch $@
+
+ext: $(VENV)/.ext-built
+
+demo: ext
+	$(PY) tools/demo.py
+
+test: ext
+	$(PY) -m pytest tests
+
+test-fast: ext
+	$(PY) -m pytest tests -m "not slow and not dist"
+
+cuda-check: venv
+	bash tools/check_cuda_build.sh
+
+benchmark-ops: ext
+	$(PY) tools/analysis_tools/benchmark_ops.py
+
+benchmark-upsamplers: ext
+	$(PY) tools/analysis_tools/benchmark_upsamplers.py
+
+clean:
+	rm -rf build *.egg-info mmfeatup/_ext*.so $(VENV)/.ext-built

@@ -1,0 +1,48 @@
+// Shared kernel math of the mmfeatup JBU ops, usable from C++ and CUDA.
+//
+// Conventions (see docs: featup-spec.md section 3):
+//   radius r, diameter d = 2r+1, taps T = d*d, tap t = (i, j) row-major with
+//   t = i*d + j, i, j in [0, d); the tap's offset is (i - r, j - r).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define MMFEATUP_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define MMFEATUP_HOST_DEVICE inline
+#endif
+
+namespace mmfeatup {
+
+// Index of PyTorch's 'reflect' padding (edge not repeated) along an axis of
+// length n. Valid for -n < e < 2n - 1, which radius < n guarantees.
+MMFEATUP_HOST_DEVICE int64_t reflect_index(int64_t e, int64_t n) {
+  return e < 0 ? -e : (e >= n ? 2 * (n - 1) - e : e);
+}
+
+// Gaussian spatial weight of tap offset (di, dj) on the linspace(-1, 1, d)
+// grid: exp(-((di/r)^2 + (dj/r)^2) / (2 sigma^2)).
+template <typename T>
+MMFEATUP_HOST_DEVICE T spatial_weight(int64_t di, int64_t dj, int64_t radius, T sigma) {
+  const T y = static_cast<T>(di) / static_cast<T>(radius);
+  const T x = static_cast<T>(dj) / static_cast<T>(radius);
+  return exp(-(x * x + y * y) / (T(2) * sigma * sigma));
+}
+
+// The JBU normalisation floor: W = A / max(sum_t A_t, kJbuEps).
+constexpr double kJbuEps = 1e-7;
+
+// Positions e (unpadded coordinates, -r <= e < n + r) that reflect onto the real
+// index q: q itself, -q (top/left mirror) and 2(n-1)-q (bottom/right mirror).
+// Writes at most 3 entries to out and returns how many.
+MMFEATUP_HOST_DEVICE int reflect_preimages(int64_t q, int64_t n, int64_t radius, int64_t* out) {
+  int count = 0;
+  out[count++] = q;
+  if (q >= 1 && q <= radius) out[count++] = -q;
+  if (q <= n - 2 && q >= n - 1 - radius) out[count++] = 2 * (n - 1) - q;
+  return count;
+}
+
+}  // namespace mmfeatup

@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from mmfeatup.registry import UPSAMPLERS, build_upsampler
+from mmfeatup.models.upsamplers import BaseUpsampler, integer_ratio, resize_guidance, to_size
+
+
+def test_build_and_registry():
+    up = build_upsampler(dict(type='Bilinear'), in_channels=4)
+    assert isinstance(up, BaseUpsampler) and up.in_channels == 4
+    assert build_upsampler(up) is up
+    with pytest.raises(KeyError, match='NoSuchUpsampler'):
+        build_upsampler(dict(type='NoSuchUpsampler'), in_channels=4)
+    with pytest.raises(ValueError, match='type'):
+        build_upsampler(dict(in_channels=4))
+    assert {'Nearest', 'Bilinear', 'Bicubic'} <= set(UPSAMPLERS.module_dict)
+
+
+def test_output_size_resolution():
+    src = torch.randn(2, 3, 5, 7)
+    up = build_upsampler(dict(type='Bilinear'), in_channels=3)
+    assert up(src, output_size=(11, 13)).shape == (2, 3, 11, 13)
+    assert up(src, output_size=9).shape == (2, 3, 9, 9)
+    assert up(src, torch.randn(2, 3, 20, 28)).shape == (2, 3, 20, 28)
+    with pytest.raises(ValueError, match='output_size'):
+        up(src)
+    scaled = build_upsampler(dict(type='Nearest', scale_factor=2.5), in_channels=3)
+    assert scaled(src).shape == (2, 3, 13, 18)
+
+
+def test_bad_inputs_named():
+    up = build_upsampler(dict(type='Bicubic'), in_channels=3)
+    with pytest.raises(ValueError, match='source'):
+        up(torch.randn(3, 5, 7), output_size=10)
+    with pytest.raises(ValueError, match='channels'):
+        up(torch.randn(1, 4, 5, 7), output_size=10)
+    with pytest.raises(ValueError, match='empty'):
+        up(torch.randn(0, 3, 5, 7), output_size=10)
+    with pytest.raises(ValueError, match='output_size'):
+        up(torch.randn(1, 3, 5, 7), output_size=(0, 3))
+
+
+def test_helpers():
+    assert to_size(4) == (4, 4)
+    assert integer_ratio((4, 6), (8, 12), 'x') == 2
+    with pytest.raises(ValueError, match='integer ratio'):
+        integer_ratio((4, 6), (8, 13), 'x')
+    g = torch.arange(16.).reshape(1, 1, 4, 4)
+    assert torch.equal(resize_guidance(g, (2, 2)),
+                       torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
+    assert resize_guidance(g, (4, 4)) is g
+    assert resize_guidance(g, (8, 8)).shape[-2:] == (8, 8)
