@@ -5,8 +5,12 @@ The compiled ops (``mmfeatup._ext``) are built from ``ops/csrc``:
 * the C++ CPU kernels always;
 * the CUDA kernels when torch has CUDA and nvcc is found (``CUDA_HOME``), or
   when ``FORCE_CUDA=1``;
+* only the CPU kernels when ``MMFEATUP_WITH_CUDA=0`` (fast local builds; wins
+  over ``FORCE_CUDA``);
 * nothing when ``MMFEATUP_WITH_OPS=0`` (the Python API then falls back to the
   pure-PyTorch reference).
+
+Development build: ``python setup.py build_ext --inplace``.
 
 Install with ``pip install --no-build-isolation -e .`` (build isolation would
 download another torch). Nothing is downloaded during the build.
@@ -26,29 +30,35 @@ def read_version() -> str:
     return scope['__version__']
 
 
+def cuda_requested() -> bool:
+    """Whether to compile the CUDA kernels (see the module docstring)."""
+    if os.getenv('MMFEATUP_WITH_CUDA', '') == '0':
+        return False
+    if os.getenv('FORCE_CUDA', '0') == '1':
+        return True
+    import torch
+    from torch.utils.cpp_extension import CUDA_HOME
+    return (torch.version.cuda is not None and CUDA_HOME is not None
+            and os.path.exists(os.path.join(CUDA_HOME, 'bin', 'nvcc')))
+
+
 def make_extensions():
     if os.getenv('MMFEATUP_WITH_OPS', '1') == '0':
         return [], {}
-    import torch
-    from torch.utils.cpp_extension import (CUDA_HOME, BuildExtension, CppExtension,
-                                           CUDAExtension)
+    from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
     csrc = os.path.join('ops', 'csrc')
     sources = sorted(glob.glob(os.path.join(csrc, 'pytorch', '*.cpp')) +
                      glob.glob(os.path.join(csrc, 'pytorch', 'cpu', '*.cpp')))
     include_dirs = [os.path.abspath(os.path.join(csrc, 'common'))]
-    extra_compile_args = {'cxx': ['-O3', '-std=c++17', '-fopenmp']}
-    define_macros = []
+    # -fopenmp: at::parallel_for is header-inlined and uses OpenMP like torch itself.
+    extra_compile_args = {'cxx': ['-O3', '-std=c++20', '-fopenmp']}
     extra_link_args = ['-fopenmp']
-    force_cuda = os.getenv('FORCE_CUDA', '0') == '1'
-    with_cuda = force_cuda or (torch.version.cuda is not None and CUDA_HOME is not None
-                               and os.path.exists(os.path.join(CUDA_HOME, 'bin', 'nvcc')))
-    if with_cuda:
+    define_macros = []
+    if cuda_requested():
         sources += sorted(glob.glob(os.path.join(csrc, 'pytorch', 'cuda', '*.cu')))
         define_macros.append(('MMFEATUP_WITH_CUDA', None))
-        extra_compile_args['cxx'].append('-DMMFEATUP_WITH_CUDA')
-        extra_compile_args['nvcc'] = ['-O3', '-std=c++17', '-DMMFEATUP_WITH_CUDA',
-                                      '--expt-relaxed-constexpr']
+        extra_compile_args['nvcc'] = ['-O3', '-std=c++20', '--expt-relaxed-constexpr']
         ext_cls = CUDAExtension
     else:
         ext_cls = CppExtension

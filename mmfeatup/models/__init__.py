@@ -8,5 +8,8 @@ from mmfeatup.compat import ensure_mmcv_ops_importable
 ensure_mmcv_ops_importable()
 
 from . import upsamplers  # noqa: E402,F401
+from . import necks, segmentors  # noqa: E402,F401
+from . import featurizers  # noqa: E402,F401
+from . import featup  # noqa: E402,F401
 
 __all__ = ['upsamplers']

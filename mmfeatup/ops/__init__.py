@@ -1,11 +1,15 @@
-"""Public op API (TEMPORARY: reference-only until the compiled ops land)."""
-from .reference import (adaptive_conv_reference as adaptive_conv,
-                        jbu_upsample_reference as jbu_upsample,
-                        range_kernel_reference as range_kernel)
+"""The mmfeatup JBU ops (compiled ``torch.ops.mmfeatup`` kernels with a PyTorch fallback).
 
+Importing this package has no side effects: the extension ``mmfeatup._ext`` is
+loaded on first use. ``backend()`` says which implementation is live.
+"""
+from .functional import adaptive_conv, jbu_upsample, range_kernel
+from .loader import backend, load_extension
+from .reference import (adaptive_conv_reference, jbu_upsample_reference,
+                        range_kernel_reference, spatial_kernel_reference)
 
-def backend() -> str:
-    return 'reference'
-
-
-__all__ = ['adaptive_conv', 'range_kernel', 'jbu_upsample', 'backend']
+__all__ = [
+    'adaptive_conv', 'range_kernel', 'jbu_upsample', 'backend', 'load_extension',
+    'adaptive_conv_reference', 'range_kernel_reference', 'spatial_kernel_reference',
+    'jbu_upsample_reference'
+]

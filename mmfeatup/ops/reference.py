@@ -86,3 +86,27 @@ def jbu_upsample_reference(source_padded: Tensor, keys: Tensor, temperature: Ten
     kernel = kernel * spatial_kernel_reference(sigma, radius).reshape(1, -1, 1, 1)
     kernel = kernel / kernel.sum(1, keepdim=True).clamp_min(1e-7)
     return adaptive_conv_reference(source_padded, kernel)
+
+
+def adaptive_conv_unfold_reference(input: Tensor, weights: Tensor) -> Tensor:
+    """``adaptive_conv`` through ``F.unfold`` (the memory-hungry formulation; benchmarks only).
+
+    Materialises the unfolded ``[B, C*T, H*W]`` input.
+    """
+    batch, taps, height, width = weights.shape
+    diameter = 2 * taps_to_radius(taps) + 1
+    patches = F.unfold(input, diameter).reshape(batch, input.shape[1], taps, height, width)
+    return torch.einsum('bcthw,bthw->bchw', patches, weights)
+
+
+def range_kernel_unfold_reference(keys: Tensor, temperature: Tensor, radius: int) -> Tensor:
+    """``range_kernel`` as FeatUp's Python code computes it: unfold the padded keys
+    (``nn.Unfold``, the ``[B, D*T, H*W]`` tensor), einsum with the keys, softmax.
+    Benchmarks only."""
+    batch, depth, height, width = keys.shape
+    diameter = 2 * radius + 1
+    padded = F.pad(keys, [radius] * 4, mode='reflect')
+    patches = torch.nn.Unfold(diameter)(padded).reshape(batch, depth, diameter * diameter,
+                                                         height, width)
+    logits = torch.einsum('bdthw,bdhw->bthw', patches, keys)
+    return torch.softmax(temperature.reshape(()) * logits, dim=1)

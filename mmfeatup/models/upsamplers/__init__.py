@@ -4,8 +4,21 @@ Each module below registers its classes on import. Keep one concept per file.
 """
 from .base import BaseUpsampler, integer_ratio, resize_guidance, to_size
 from .interpolate import BicubicUpsampler, BilinearUpsampler, NearestUpsampler
+from .jbu import JBULearnedRange, JBUStack, plan_stage_sizes
+from .jbu_fused import JBUFused
+from .resize_conv import ResizeConvUpsampler
+from .pixel_shuffle import PixelShuffleUpsampler
+from .deconv import DeconvUpsampler
+from .carafe import CARAFEUpsampler
+from .sapa import SAPAUpsampler
+from .fade import FADEUpsampler
+from .dysample import DySampleUpsampler
+from .ifa import IFAUpsampler
 
 __all__ = [
+    'ResizeConvUpsampler', 'PixelShuffleUpsampler', 'DeconvUpsampler', 'CARAFEUpsampler',
+    'SAPAUpsampler', 'FADEUpsampler', 'DySampleUpsampler', 'IFAUpsampler',
+    'JBULearnedRange', 'JBUStack', 'JBUFused', 'plan_stage_sizes',
     'BaseUpsampler', 'resize_guidance', 'integer_ratio', 'to_size',
     'NearestUpsampler', 'BilinearUpsampler', 'BicubicUpsampler',
 ]

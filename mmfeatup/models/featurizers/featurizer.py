@@ -1,0 +1,234 @@
+"""A frozen feature extractor with a known stride and channel count.
+
+:class:`Featurizer` turns any backbone into ``image01 [B, 3, H, W] -> [B, C, h, w]``:
+
+* a config dict of any backbone registered in MMSegmentation's ``MODELS``
+  (mmseg backbones, :class:`EfficientNetLite`, ``TIMMBackbone`` for timm
+  ``features_only`` models, ``mmpretrain.*`` backbones when mmpretrain is
+  installed), or
+* a timm model name (``features_only=True``; weights from a local file).
+
+The image enters in RGB ``[0, 1]``; :meth:`Featurizer.normalize` applies the
+backbone's mean/std (in 0..1 units), and that normalised image is also what
+guides FeatUp's JBU.
+"""
+from __future__ import annotations
+
+import copy
+import os.path as osp
+from typing import Any, Dict, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from mmfeatup.registry import MODELS
+from .channel_norm import ChannelNorm
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: EfficientNet-Lite's ``(v - 127) / 128`` on 0..255 input, in 0..1 units.
+EFFICIENTNET_LITE_MEAN01 = (127.0 / 255.0, ) * 3
+EFFICIENTNET_LITE_STD01 = (128.0 / 255.0, ) * 3
+
+#: Named featurizer configs accepted by :func:`build_featurizer`.
+FEATURIZER_PRESETS: Dict[str, Dict[str, Any]] = {
+    'efficientnet_lite0_s16': dict(
+        type='Featurizer',
+        backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True,
+                      out_indices=(3, )),
+        stride=16, channels=112,
+        mean=EFFICIENTNET_LITE_MEAN01, std=EFFICIENTNET_LITE_STD01),
+    'efficientnet_lite0_s32': dict(
+        type='Featurizer',
+        backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True,
+                      out_indices=(4, )),
+        stride=32, channels=320,
+        mean=EFFICIENTNET_LITE_MEAN01, std=EFFICIENTNET_LITE_STD01),
+}
+
+
+def _load_weights(module: nn.Module, path: str) -> None:
+    """Load a local state dict (optionally under ``state_dict``/``model``) into ``module``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Featurizer: weights file {path!r} does not exist')
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    for key in ('state_dict', 'model'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    loaded = len(state) - len(unexpected)
+    if loaded == 0:
+        raise RuntimeError(f'Featurizer: no key of {path!r} matches the backbone '
+                           f'(e.g. missing {missing[:3]})')
+
+
+@MODELS.register_module()
+class Featurizer(nn.Module):
+    """Frozen backbone -> one feature level, with normalisation built in.
+
+    Args:
+        backbone (dict | str | nn.Module): a ``MODELS`` config dict, a timm
+            model name (built with ``features_only=True``), or a module that
+            maps a normalised image to a tensor or a sequence of tensors.
+        out_index (int): which output of the backbone to use. Default: -1.
+        stride (int, optional): the level's stride; inferred by a dummy
+            forward when None. Default: None.
+        channels (int, optional): the level's channels; inferred when None.
+            Default: None.
+        mean (Sequence[float]): per-channel mean in 0..1 units. Default: ImageNet.
+        std (Sequence[float]): per-channel std in 0..1 units. Default: ImageNet.
+        channel_norm (bool): apply a (frozen) ChannelNorm to the output, as
+            FeatUp's training does. Default: False.
+        frozen (bool): eval mode forever and ``requires_grad=False``. Default: True.
+        weights (str, optional): local state dict loaded into the backbone
+            (required to exist when given). Default: None.
+        timm_kwargs (dict, optional): extra ``timm.create_model`` arguments for
+            a timm name (``dynamic_img_size=True`` is set for ViTs). Default: None.
+        probe_size (int): input size of the dummy forward. Default: 224.
+    """
+
+    def __init__(self,
+                 backbone: Union[Dict[str, Any], str, nn.Module],
+                 out_index: int = -1,
+                 stride: Optional[int] = None,
+                 channels: Optional[int] = None,
+                 mean: Sequence[float] = IMAGENET_MEAN,
+                 std: Sequence[float] = IMAGENET_STD,
+                 channel_norm: bool = False,
+                 frozen: bool = True,
+                 weights: Optional[str] = None,
+                 timm_kwargs: Optional[Dict[str, Any]] = None,
+                 probe_size: int = 224) -> None:
+        super().__init__()
+        if weights is not None and not osp.isfile(weights):
+            raise FileNotFoundError(
+                f'Featurizer: weights file {weights!r} does not exist (set the '
+                'config field "weights" to a local checkpoint path)')
+        self.backbone = self._build_backbone(backbone, timm_kwargs)
+        if weights is not None:
+            _load_weights(self.backbone, weights)
+        self.out_index = int(out_index)
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f'Featurizer: mean/std must be 3 values (std > 0), got {mean}, {std}')
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+        if stride is None or channels is None:
+            probe_stride, probe_channels = self._probe(probe_size)
+            stride = probe_stride if stride is None else stride
+            channels = probe_channels if channels is None else channels
+        self.stride = int(stride)
+        self.channels = int(channels)
+        self.norm = ChannelNorm(self.channels) if channel_norm else None
+        self.frozen = frozen
+        if frozen:
+            for param in self.parameters():
+                param.requires_grad_(False)
+            self.eval()
+
+    @staticmethod
+    def _build_backbone(backbone: Union[Dict[str, Any], str, nn.Module],
+                        timm_kwargs: Optional[Dict[str, Any]]) -> nn.Module:
+        if isinstance(backbone, nn.Module):
+            return backbone
+        if isinstance(backbone, dict):
+            if 'type' not in backbone:
+                raise ValueError(f'Featurizer: backbone config needs a "type", got {backbone!r}')
+            return MODELS.build(copy.deepcopy(backbone))
+        if isinstance(backbone, str):
+            import timm
+            kwargs = dict(features_only=True, pretrained=False)
+            if 'vit' in backbone or 'deit' in backbone:
+                kwargs['dynamic_img_size'] = True
+            kwargs.update(timm_kwargs or {})
+            return timm.create_model(backbone, **kwargs)
+        raise ValueError(f'Featurizer: backbone must be a config dict, a timm name or a module, '
+                         f'got {type(backbone).__name__}')
+
+    @torch.no_grad()
+    def _probe(self, size: int) -> tuple:
+        was_training = self.backbone.training
+        self.backbone.eval()
+        feats = self._select(self.backbone(torch.zeros(1, 3, size, size)))
+        self.backbone.train(was_training)
+        return max(1, round(size / feats.shape[-1])), int(feats.shape[1])
+
+    def _select(self, outputs: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+        if isinstance(outputs, Tensor):
+            return outputs
+        outputs = list(outputs)
+        if not -len(outputs) <= self.out_index < len(outputs):
+            raise ValueError(f'Featurizer: out_index={self.out_index} but the backbone '
+                             f'returns {len(outputs)} maps')
+        return outputs[self.out_index]
+
+    def train(self, mode: bool = True) -> 'Featurizer':
+        """Switch mode; a frozen featurizer always stays in eval mode."""
+        return super().train(False if self.frozen else mode)
+
+    def normalize(self, image01: Tensor) -> Tensor:
+        """``(image01 - mean) / std``, mean/std in 0..1 units.
+
+        Args:
+            image01 (Tensor): ``[B, 3, H, W]`` RGB in ``[0, 1]``.
+
+        Returns:
+            Tensor: the normalised image, the backbone's input (and JBU's guidance).
+        """
+        return (image01 - self.mean.to(image01)) / self.std.to(image01)
+
+    def feature_size(self, height: int, width: int) -> tuple:
+        """Approximate ``(h, w)`` of the features of an ``height x width`` image."""
+        return (-(-height // self.stride), -(-width // self.stride))
+
+    def forward(self, image01: Tensor) -> Tensor:
+        """Features of an image.
+
+        Args:
+            image01 (Tensor): ``[B, 3, H, W]`` RGB in ``[0, 1]``, H and W at least ``stride``.
+
+        Returns:
+            Tensor: ``[B, channels, h, w]``.
+        """
+        if image01.dim() != 4 or image01.shape[1] != 3:
+            raise ValueError(f'Featurizer: image must be [B, 3, H, W], got {tuple(image01.shape)}')
+        if min(image01.shape[-2:]) < self.stride:
+            raise ValueError(f'Featurizer: image {tuple(image01.shape[-2:])} is smaller than '
+                             f'the stride {self.stride} (no feature cell would fit)')
+        feats = self._select(self.backbone(self.normalize(image01)))
+        if feats.shape[1] != self.channels:
+            raise RuntimeError(f'Featurizer: backbone returned {feats.shape[1]} channels, '
+                               f'channels={self.channels}')
+        if self.norm is not None:
+            feats = self.norm(feats)
+        return feats
+
+    def extra_repr(self) -> str:
+        return (f'stride={self.stride}, channels={self.channels}, out_index={self.out_index}, '
+                f'channel_norm={self.norm is not None}, frozen={self.frozen}')
+
+
+def build_featurizer(cfg: Union[str, Dict[str, Any], nn.Module], **overrides: Any) -> nn.Module:
+    """Build a featurizer.
+
+    Args:
+        cfg (str | dict | nn.Module): a preset name of :data:`FEATURIZER_PRESETS`
+            (e.g. ``'efficientnet_lite0_s16'``), a config dict (``type`` defaults
+            to ``'Featurizer'``), a timm model name, or a module (returned as is).
+        **overrides: config keys replacing the preset's / dict's (e.g. ``channel_norm=True``).
+
+    Returns:
+        nn.Module: the featurizer.
+    """
+    if isinstance(cfg, nn.Module):
+        return cfg
+    if isinstance(cfg, str):
+        cfg = copy.deepcopy(FEATURIZER_PRESETS[cfg]) if cfg in FEATURIZER_PRESETS else dict(
+            type='Featurizer', backbone=cfg)
+    if not isinstance(cfg, dict):
+        raise ValueError(f'featurizer config must be a name, a dict or a module, got {cfg!r}')
+    cfg = copy.deepcopy(dict(cfg))
+    cfg.update(overrides)
+    cfg.setdefault('type', 'Featurizer')
+    return MODELS.build(cfg)

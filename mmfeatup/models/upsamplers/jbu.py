@@ -1,0 +1,290 @@
+"""FeatUp's learned Joint Bilateral Upsampler (JBU), at any output size.
+
+One stage (:class:`JBULearnedRange`, ``featup-spec.md`` section 1) upsamples
+features to the size of its guidance image with a per-pixel filter::
+
+    W = normalise(softmax_t(tau <K[p + t], K[p]>) * Gauss(t; sigma))
+    W = W + 0.1 * fixup(cat[W, G])               # not renormalised
+    out = adaptive_conv(reflect_pad(bicubic(S)), W)
+
+:class:`JBUStack` (spec section 2) chains stages. The authors' stack is four x2
+stages (x16); here stages of exactly x2 are taken while the next x2 does not
+overshoot the target, then one final stage reaches the exact target size
+(:func:`plan_stage_sizes`), so any output size works (non-square, x14, x8,
+x16.7, ratios below 2). Parameter names equal the authors', so their released
+state dicts load unchanged into ``JBUStack(feat_dim)``.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
+from mmfeatup.registry import UPSAMPLERS
+from .base import BaseUpsampler, Size, resize_guidance
+
+#: Range of the range-kernel temperature ``tau = exp(range_temp)``.
+TEMPERATURE_RANGE = (1e-4, 1e4)
+
+
+def plan_stage_sizes(source_size: Sequence[int], output_size: Sequence[int]) -> List[Size]:
+    """Output sizes of the JBU stages that take ``source_size`` to ``output_size``.
+
+    Stages double both sides while doubling overshoots neither side of the
+    target; then, if the target is not reached yet (or no stage was planned),
+    one final stage goes straight to ``output_size``.
+
+    Args:
+        source_size (Sequence[int]): ``(h, w)`` of the source features.
+        output_size (Sequence[int]): ``(H, W)``, not smaller than ``source_size``.
+
+    Returns:
+        list[tuple[int, int]]: one ``(height, width)`` per stage, the last one
+        equal to ``output_size``.
+
+    Examples:
+        >>> plan_stage_sizes((14, 14), (224, 224))
+        [(28, 28), (56, 56), (112, 112), (224, 224)]
+        >>> plan_stage_sizes((16, 16), (224, 224))
+        [(32, 32), (64, 64), (128, 128), (224, 224)]
+    """
+    height, width = (int(s) for s in source_size)
+    target = (int(output_size[0]), int(output_size[1]))
+    if target[0] < height or target[1] < width:
+        raise ValueError(f'output_size {target} is smaller than the source size '
+                         f'{(height, width)}; JBU only upsamples')
+    sizes: List[Size] = []
+    while 2 * height <= target[0] and 2 * width <= target[1]:
+        height, width = 2 * height, 2 * width
+        sizes.append((height, width))
+    if not sizes or sizes[-1] != target:
+        sizes.append(target)
+    return sizes
+
+
+def gaussian_spatial_kernel(sigma: Tensor, radius: int) -> Tensor:
+    """Spatial Gaussian of one JBU stage on a ``linspace(-1, 1, 2r+1)`` grid.
+
+    Args:
+        sigma (Tensor): the (learnable) 0-d standard deviation.
+        radius (int): window radius ``r``.
+
+    Returns:
+        Tensor: ``[1, (2r+1)^2, 1, 1]``, taps row-major.
+    """
+    grid = torch.linspace(-1, 1, 2 * radius + 1, dtype=sigma.dtype, device=sigma.device)
+    squared = grid.square()
+    dist2 = (squared[:, None] + squared[None, :]).reshape(1, -1, 1, 1)
+    return torch.exp(-dist2 / (2 * sigma.square()))
+
+
+class JBULearnedRange(nn.Module):
+    """One JBU stage: upsample features to the size of the guidance image.
+
+    Attribute names (``range_temp``, ``range_proj``, ``fixup_proj``,
+    ``sigma_spatial``) and ``Sequential`` layouts equal the authors' so that
+    their state dicts load unchanged.
+
+    Args:
+        guidance_dim (int): channels of the guidance image. Default: 3.
+        key_dim (int): channels ``D`` of the range keys. Default: 32.
+        radius (int): filter radius ``r`` (``(2r+1)^2`` taps). Default: 3.
+        fixup (bool): whether the stage has the learned kernel fixup
+            (``W += 0.1 * fixup(cat[W, G])``). Without it the stage runs as one
+            fused op (:func:`mmfeatup.ops.jbu_upsample`). Default: True.
+    """
+
+    def __init__(self,
+                 guidance_dim: int = 3,
+                 key_dim: int = 32,
+                 radius: int = 3,
+                 fixup: bool = True) -> None:
+        super().__init__()
+        if int(radius) < 1:
+            raise ValueError(f'radius must be >= 1, got {radius}')
+        if int(key_dim) < 1:
+            raise ValueError(f'key_dim must be >= 1, got {key_dim}')
+        self.guidance_dim = int(guidance_dim)
+        self.key_dim = int(key_dim)
+        self.radius = int(radius)
+        self.diameter = 2 * self.radius + 1
+        taps = self.diameter**2
+
+        self.range_temp = nn.Parameter(torch.tensor(0.0))
+        self.range_proj = nn.Sequential(
+            nn.Conv2d(self.guidance_dim, self.key_dim, 1),
+            nn.GELU(),
+            nn.Dropout2d(0.1),
+            nn.Conv2d(self.key_dim, self.key_dim, 1),
+        )
+        self.fixup_proj: Optional[nn.Sequential] = None
+        if fixup:
+            self.fixup_proj = nn.Sequential(
+                nn.Conv2d(taps + self.guidance_dim, taps, 1),
+                nn.GELU(),
+                nn.Dropout2d(0.1),
+                nn.Conv2d(taps, taps, 1),
+            )
+        self.sigma_spatial = nn.Parameter(torch.tensor(1.0))
+
+    @property
+    def has_fixup(self) -> bool:
+        """Whether the stage applies the learned kernel fixup."""
+        return self.fixup_proj is not None
+
+    def temperature(self) -> Tensor:
+        """``tau = exp(range_temp)`` clamped to :data:`TEMPERATURE_RANGE`."""
+        return self.range_temp.exp().clamp(*TEMPERATURE_RANGE)
+
+    def spatial_kernel(self) -> Tensor:
+        """The spatial Gaussian ``[1, T, 1, 1]``."""
+        return gaussian_spatial_kernel(self.sigma_spatial, self.radius)
+
+    def normalized_kernel(self, guidance: Tensor) -> Tensor:
+        """Range x spatial kernel normalised over the taps (no fixup).
+
+        Args:
+            guidance (Tensor): guidance ``[B, guidance_dim, H, W]`` at the output size.
+
+        Returns:
+            Tensor: ``[B, T, H, W]``.
+        """
+        keys = self.range_proj(guidance)
+        kernel = range_kernel(keys, self.temperature(), self.radius) * self.spatial_kernel()
+        return kernel / kernel.sum(1, keepdim=True).clamp_min(1e-7)
+
+    def kernel(self, guidance: Tensor) -> Tensor:
+        """The per-pixel filter ``W`` ``[B, T, H, W]`` including the fixup (if any)."""
+        kernel = self.normalized_kernel(guidance)
+        if self.fixup_proj is not None:
+            kernel = kernel + 0.1 * self.fixup_proj(torch.cat([kernel, guidance], dim=1))
+        return kernel
+
+    def forward(self, source: Tensor, guidance: Tensor) -> Tensor:
+        """Upsample ``source`` to the guidance's size.
+
+        Args:
+            source (Tensor): features ``[B, C, h, w]``.
+            guidance (Tensor): image ``[B, guidance_dim, H, W]``, ``H, W > r``.
+
+        Returns:
+            Tensor: ``[B, C, H, W]``.
+        """
+        size = guidance.shape[-2:]
+        upsampled = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
+        padded = F.pad(upsampled, [self.radius] * 4, mode='reflect')
+        if self.fixup_proj is None:
+            return jbu_upsample(padded, self.range_proj(guidance), self.temperature(),
+                                self.sigma_spatial, self.radius)
+        return adaptive_conv(padded, self.kernel(guidance))
+
+    def extra_repr(self) -> str:
+        return (f'guidance_dim={self.guidance_dim}, key_dim={self.key_dim}, '
+                f'radius={self.radius}, fixup={self.has_fixup}')
+
+
+@UPSAMPLERS.register_module(name='JBUStack')
+class JBUStack(BaseUpsampler):
+    """FeatUp's JBU upsampler: a stack of :class:`JBULearnedRange` stages.
+
+    ``JBUStack(feat_dim)(source, image)`` with the defaults computes the
+    authors' x16 JBUStack; ``load_state_dict`` accepts their released state
+    dicts (keys ``up1..up4.*`` and ``fixup_proj.1.*``; whole Lightning
+    checkpoints go through ``tools/model_converters/featup_to_mmfeatup.py``).
+
+    Output size: ``output_size`` per call, else ``scale_factor`` x the source
+    size, else (``scale_factor=None``) the image size. Stages follow
+    :func:`plan_stage_sizes`; stage ``i`` (0-based) uses module ``up{i+1}``,
+    and a target that needs more than ``num_stages`` stages (x32 needs five)
+    reuses the last stage ``up{num_stages}`` for the extra steps, so the
+    authors' four-stage weights serve any ratio. Targets needing fewer stages
+    use the first ones. Each stage's guidance is the image average-pooled to
+    that stage's output size. The result gets the final residual
+    ``x + 0.1 * Conv1x1(Dropout2d(0.2)(x))``. Dropout makes ``eval()``
+    mandatory at inference.
+
+    Args:
+        feat_dim (int, optional): channels ``C`` of the features. Either this
+            or ``in_channels`` (what :func:`build_upsampler` passes).
+        guidance_channels (int): channels of the guidance image. Default: 3.
+        scale_factor (float, optional): default ratio. Default: 16.
+        key_dim (int): range-key channels. Default: 32.
+        radius (int): filter radius of every stage. Default: 3.
+        num_stages (int): stage modules ``up1..upN`` to create. Default: 4
+            (the authors' layout).
+        in_channels (int, optional): alias of ``feat_dim``.
+    """
+
+    guidance_type: ClassVar[Optional[str]] = 'image'
+    requires_guidance: ClassVar[bool] = True
+    integer_ratio_only: ClassVar[bool] = False
+    #: Whether the stages carry the learned kernel fixup (False in JBUFused).
+    stage_fixup: ClassVar[bool] = True
+
+    def __init__(self,
+                 feat_dim: Optional[int] = None,
+                 guidance_channels: int = 3,
+                 scale_factor: Optional[float] = 16,
+                 key_dim: int = 32,
+                 radius: int = 3,
+                 num_stages: int = 4,
+                 in_channels: Optional[int] = None) -> None:
+        if feat_dim is None and in_channels is None:
+            raise ValueError(f'{type(self).__name__}: give feat_dim (or in_channels)')
+        if feat_dim is not None and in_channels is not None and int(feat_dim) != int(in_channels):
+            raise ValueError(f'{type(self).__name__}: feat_dim={feat_dim} and '
+                             f'in_channels={in_channels} disagree')
+        channels = int(feat_dim if feat_dim is not None else in_channels)
+        if scale_factor is not None and scale_factor < 1:
+            raise ValueError(f'scale_factor must be >= 1 (JBU only upsamples), got {scale_factor}')
+        if int(num_stages) < 1:
+            raise ValueError(f'num_stages must be >= 1, got {num_stages}')
+        super().__init__(channels, guidance_channels, scale_factor)
+        self.key_dim = int(key_dim)
+        self.radius = int(radius)
+        self.num_stages = int(num_stages)
+        for index in range(self.num_stages):
+            self.add_module(
+                f'up{index + 1}',
+                JBULearnedRange(self.guidance_channels, self.key_dim, self.radius,
+                                fixup=self.stage_fixup))
+        self.fixup_proj = nn.Sequential(nn.Dropout2d(0.2), nn.Conv2d(channels, channels, 1))
+
+    def stage(self, index: int) -> JBULearnedRange:
+        """The module that runs stage ``index`` (0-based); the last one is reused."""
+        return getattr(self, f'up{min(index, self.num_stages - 1) + 1}')
+
+    def stage_sizes(self, source_size: Sequence[int], output_size: Sequence[int]) -> List[Size]:
+        """Output size of every stage (:func:`plan_stage_sizes`)."""
+        return plan_stage_sizes(source_size, output_size)
+
+    def check_inputs(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> None:
+        """Base checks plus: image not smaller than the features, upsampling only,
+        and every stage larger than the filter radius (reflect padding)."""
+        super().check_inputs(source, guidance, size)
+        name = type(self).__name__
+        height, width = source.shape[-2:]
+        if guidance.shape[-2] < height or guidance.shape[-1] < width:
+            raise ValueError(f'{name}: guidance image {tuple(guidance.shape[-2:])} is smaller '
+                             f'than the feature map {(height, width)}')
+        if size[0] < height or size[1] < width:
+            raise ValueError(f'{name}: output_size {tuple(size)} is smaller than the source '
+                             f'{(height, width)}; JBU only upsamples')
+        first = self.stage_sizes((height, width), size)[0]
+        if min(first) <= self.radius:
+            raise ValueError(f'{name}: first stage output {first} must exceed the filter '
+                             f'radius {self.radius} on both sides; source or output_size '
+                             'too small')
+
+    def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
+        out = source
+        for index, stage_size in enumerate(self.stage_sizes(source.shape[-2:], size)):
+            out = self.stage(index)(out, resize_guidance(guidance, stage_size, mode='area'))
+        return out + 0.1 * self.fixup_proj(out)
+
+    def extra_repr(self) -> str:
+        return (f'{super().extra_repr()}, key_dim={self.key_dim}, radius={self.radius}, '
+                f'num_stages={self.num_stages}')

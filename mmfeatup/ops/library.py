@@ -1,0 +1,137 @@
+"""Python-side registrations of the ``torch.ops.mmfeatup`` ops.
+
+The schemas and the CPU/CUDA kernels come from the compiled extension
+(``ops/csrc/pytorch/register.cpp``). Here: fake (meta) kernels, so the ops trace
+under ``torch.compile`` and pass ``torch.library.opcheck``, and autograd formulas
+whose backward calls the compiled backward ops.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+_REGISTERED = False
+
+
+def _spatial_kernel_and_sq_dist(sigma: Tensor, radius: int) -> Tuple[Tensor, Tensor]:
+    """Spatial Gaussian ``[T]`` and the squared grid distances ``[T]`` it uses."""
+    grid = torch.linspace(-1, 1, 2 * radius + 1, dtype=sigma.dtype, device=sigma.device)
+    yy, xx = torch.meshgrid(grid, grid, indexing='ij')
+    sq_dist = (xx.square() + yy.square()).reshape(-1)
+    return torch.exp(-sq_dist / (2 * sigma.reshape(()) ** 2)), sq_dist
+
+
+# ---- fake kernels ---------------------------------------------------------------------
+def _adaptive_conv_fake(input: Tensor, weights: Tensor) -> Tensor:
+    return input.new_empty(input.shape[0], input.shape[1], weights.shape[2], weights.shape[3])
+
+
+def _adaptive_conv_backward_fake(grad_output: Tensor, input: Tensor,
+                                 weights: Tensor) -> Tuple[Tensor, Tensor]:
+    return input.new_empty(input.shape), weights.new_empty(weights.shape)
+
+
+def _range_kernel_fake(keys: Tensor, temperature: Tensor, radius: int) -> Tensor:
+    diameter = 2 * radius + 1
+    return keys.new_empty(keys.shape[0], diameter * diameter, keys.shape[2], keys.shape[3])
+
+
+def _range_kernel_backward_fake(grad_output: Tensor, output: Tensor, keys: Tensor,
+                                temperature: Tensor, radius: int) -> Tuple[Tensor, Tensor]:
+    return keys.new_empty(keys.shape), temperature.new_empty(temperature.shape)
+
+
+def _jbu_upsample_fake(source_padded: Tensor, keys: Tensor, temperature: Tensor, sigma: Tensor,
+                       radius: int) -> Tensor:
+    return source_padded.new_empty(source_padded.shape[0], source_padded.shape[1],
+                                   keys.shape[2], keys.shape[3])
+
+
+# ---- autograd -------------------------------------------------------------------------
+def _adaptive_conv_setup(ctx: Any, inputs: Sequence[Any], output: Tensor) -> None:
+    ctx.save_for_backward(inputs[0], inputs[1])
+
+
+def _adaptive_conv_backward(ctx: Any, grad_output: Tensor) -> Tuple[Optional[Tensor], ...]:
+    input, weights = ctx.saved_tensors
+    grad_input, grad_weights = torch.ops.mmfeatup.adaptive_conv_backward(
+        grad_output, input, weights)
+    return (grad_input if ctx.needs_input_grad[0] else None,
+            grad_weights if ctx.needs_input_grad[1] else None)
+
+
+def _range_kernel_setup(ctx: Any, inputs: Sequence[Any], output: Tensor) -> None:
+    keys, temperature, radius = inputs
+    ctx.radius = radius
+    ctx.save_for_backward(keys, temperature, output)
+
+
+def _range_kernel_backward(ctx: Any, grad_output: Tensor) -> Tuple[Optional[Tensor], ...]:
+    keys, temperature, output = ctx.saved_tensors
+    grad_keys, grad_temperature = torch.ops.mmfeatup.range_kernel_backward(
+        grad_output, output, keys, temperature, ctx.radius)
+    return (grad_keys if ctx.needs_input_grad[0] else None,
+            grad_temperature if ctx.needs_input_grad[1] else None, None)
+
+
+def _jbu_upsample_setup(ctx: Any, inputs: Sequence[Any], output: Tensor) -> None:
+    source_padded, keys, temperature, sigma, radius = inputs
+    ctx.radius = radius
+    ctx.save_for_backward(source_padded, keys, temperature, sigma)
+
+
+def _jbu_upsample_backward(ctx: Any, grad_output: Tensor) -> Tuple[Optional[Tensor], ...]:
+    """Recompute the kernel with the compiled ops and chain the JBU formula by hand.
+
+    ``A = R * Sp``, ``S = sum_t A``, ``W = A / max(S, 1e-7)``, ``out = adaptive_conv(U, W)``.
+    """
+    source_padded, keys, temperature, sigma, radius = (*ctx.saved_tensors, ctx.radius)
+    range_k = torch.ops.mmfeatup.range_kernel(keys, temperature, radius)
+    spatial, sq_dist = _spatial_kernel_and_sq_dist(sigma, radius)
+    combined = range_k * spatial.reshape(1, -1, 1, 1)
+    total = combined.sum(1, keepdim=True)
+    denom = total.clamp_min(1e-7)
+    kernel = combined / denom
+    grad_source, grad_kernel = torch.ops.mmfeatup.adaptive_conv_backward(
+        grad_output, source_padded, kernel)
+    # d/dA of A / clamp_min(S): clamp_min passes the gradient where S >= 1e-7 (as torch does).
+    grad_total = -(grad_kernel * combined).sum(1, keepdim=True) / denom.square()
+    grad_combined = grad_kernel / denom + grad_total * (total >= 1e-7).to(total.dtype)
+    grad_range = grad_combined * spatial.reshape(1, -1, 1, 1)
+    grad_spatial = (grad_combined * range_k).sum((0, 2, 3))
+    sigma0 = sigma.reshape(())
+    grad_sigma = (grad_spatial * spatial * sq_dist).sum() / sigma0**3
+    grad_keys, grad_temperature = torch.ops.mmfeatup.range_kernel_backward(
+        grad_range, range_k, keys, temperature, radius)
+    needs = ctx.needs_input_grad
+    return (grad_source if needs[0] else None, grad_keys if needs[1] else None,
+            grad_temperature if needs[2] else None,
+            grad_sigma.reshape(sigma.shape) if needs[3] else None, None)
+
+
+def register_python_parts() -> None:
+    """Register the fake kernels and autograd of every op (idempotent).
+
+    Requires the compiled library (``import mmfeatup._ext``) to be loaded.
+    """
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    fakes = {
+        'mmfeatup::adaptive_conv': _adaptive_conv_fake,
+        'mmfeatup::adaptive_conv_backward': _adaptive_conv_backward_fake,
+        'mmfeatup::range_kernel': _range_kernel_fake,
+        'mmfeatup::range_kernel_backward': _range_kernel_backward_fake,
+        'mmfeatup::jbu_upsample': _jbu_upsample_fake,
+    }
+    for name, fake in fakes.items():
+        torch.library.register_fake(name, fake)
+    torch.library.register_autograd(
+        'mmfeatup::adaptive_conv', _adaptive_conv_backward, setup_context=_adaptive_conv_setup)
+    torch.library.register_autograd(
+        'mmfeatup::range_kernel', _range_kernel_backward, setup_context=_range_kernel_setup)
+    torch.library.register_autograd(
+        'mmfeatup::jbu_upsample', _jbu_upsample_backward, setup_context=_jbu_upsample_setup)
+    _REGISTERED = True

@@ -1,0 +1,8 @@
+"""Utilities of mmfeatup: checkpoint conversion, feature visualisation."""
+from .featup_checkpoint import convert_featup_state_dict, infer_jbu_config, is_jbu_key
+from .visualization import fit_joint_pca, pca_to_rgb, save_feature_figure
+
+__all__ = [
+    'convert_featup_state_dict', 'infer_jbu_config', 'is_jbu_key',
+    'fit_joint_pca', 'pca_to_rgb', 'save_feature_figure',
+]

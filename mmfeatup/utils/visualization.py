@@ -1,0 +1,187 @@
+"""Feature maps as RGB: one PCA shared by several maps, and side-by-side figures.
+
+A single PCA is fitted on the pixels of all given maps together (e.g. the
+low-resolution features and their upsampled version) and the same colour
+scaling is applied to every map, so equal colours mean equal features across
+panels.
+"""
+from __future__ import annotations
+
+import os
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class JointPCA(NamedTuple):
+    """A fitted PCA: ``project(x) = (x - mean) @ components``."""
+
+    mean: Tensor  #: ``[C]``
+    components: Tensor  #: ``[C, k]``, unit columns, by decreasing variance
+
+
+def _as_bchw(features: Tensor, name: str) -> Tensor:
+    if features.dim() == 3:
+        features = features.unsqueeze(0)
+    if features.dim() != 4:
+        raise ValueError(f'{name} must be [C, H, W] or [B, C, H, W], got {tuple(features.shape)}')
+    return features
+
+
+def _pixels(features: Tensor) -> Tensor:
+    """``[B, C, H, W]`` -> ``[B*H*W, C]`` in float64."""
+    return features.detach().permute(0, 2, 3, 1).reshape(-1, features.shape[1]).double().cpu()
+
+
+def fit_joint_pca(features: Sequence[Tensor],
+                  n_components: int = 3,
+                  max_samples: int = 100_000,
+                  seed: int = 0) -> JointPCA:
+    """Fit one PCA on the pixels of all ``features`` together.
+
+    Args:
+        features (Sequence[Tensor]): maps ``[B, C, H, W]`` (or ``[C, H, W]``)
+            with the same ``C``, any sizes.
+        n_components (int): number of components ``k``. Default: 3.
+        max_samples (int): at most this many pixels (drawn uniformly with a
+            private generator, no global RNG use) enter the fit. Default: 100000.
+        seed (int): seed of that generator. Default: 0.
+
+    Returns:
+        JointPCA: mean and components; each component's sign is fixed so that
+        its largest-magnitude entry is positive (deterministic colours).
+    """
+    if not features:
+        raise ValueError('features must hold at least one feature map')
+    maps = [_as_bchw(f, f'features[{i}]') for i, f in enumerate(features)]
+    channels = {m.shape[1] for m in maps}
+    if len(channels) != 1:
+        raise ValueError(f'features must share one channel count, got {sorted(channels)}')
+    num_channels = channels.pop()
+    if not 1 <= n_components <= num_channels:
+        raise ValueError(f'n_components must be in [1, {num_channels}], got {n_components}')
+    pixels = torch.cat([_pixels(m) for m in maps])
+    if pixels.shape[0] > max_samples:
+        generator = torch.Generator().manual_seed(seed)
+        pixels = pixels[torch.randperm(pixels.shape[0], generator=generator)[:max_samples]]
+    mean = pixels.mean(0)
+    centered = pixels - mean
+    covariance = centered.T @ centered / max(pixels.shape[0] - 1, 1)
+    _, vectors = torch.linalg.eigh(covariance)  # ascending eigenvalues
+    components = vectors[:, -n_components:].flip(1)
+    signs = torch.sign(components.gather(0, components.abs().argmax(0, keepdim=True)))
+    components = components * torch.where(signs == 0, torch.ones_like(signs), signs)
+    return JointPCA(mean, components)
+
+
+def pca_to_rgb(features: Sequence[Tensor],
+               pca: Optional[JointPCA] = None,
+               quantile: float = 0.01,
+               max_samples: int = 100_000) -> Tuple[list, JointPCA]:
+    """Map feature maps to RGB in [0, 1] with one shared PCA and one shared scaling.
+
+    Args:
+        features (Sequence[Tensor]): maps ``[B, C, H, W]`` (or ``[C, H, W]``).
+        pca (JointPCA, optional): a fitted PCA with 3 components; fitted jointly
+            on ``features`` when None.
+        quantile (float): each channel is scaled so that its ``quantile`` and
+            ``1 - quantile`` values (over all maps together) become 0 and 1,
+            then clipped. Default: 0.01.
+        max_samples (int): pixel budget of the fit and of the quantiles.
+
+    Returns:
+        tuple[list[Tensor], JointPCA]: ``[B, 3, H, W]`` float images in [0, 1]
+        (float32, on CPU), one per input, and the PCA used.
+    """
+    if not 0 <= quantile < 0.5:
+        raise ValueError(f'quantile must be in [0, 0.5), got {quantile}')
+    maps = [_as_bchw(f, f'features[{i}]') for i, f in enumerate(features)]
+    if pca is None:
+        pca = fit_joint_pca(maps, 3, max_samples)
+    if pca.components.shape[1] != 3:
+        raise ValueError(f'pca must have 3 components for RGB, got {pca.components.shape[1]}')
+    projected = [(_pixels(m) - pca.mean) @ pca.components for m in maps]
+    pooled = torch.cat(projected)
+    if pooled.shape[0] > max_samples:
+        step = -(-pooled.shape[0] // max_samples)
+        pooled = pooled[::step]
+    low = torch.quantile(pooled, quantile, dim=0)
+    high = torch.quantile(pooled, 1 - quantile, dim=0)
+    scale = (high - low).clamp_min(1e-12)
+    images = []
+    for m, proj in zip(maps, projected):
+        rgb = ((proj - low) / scale).clamp(0, 1)
+        batch, _, height, width = m.shape
+        images.append(rgb.reshape(batch, height, width, 3).permute(0, 3, 1, 2).float())
+    return images, pca
+
+
+ImageLike = Union[Tensor, np.ndarray]
+
+
+def _to_hwc(image: ImageLike, name: str) -> np.ndarray:
+    """``[3, H, W]`` / ``[1, 3, H, W]`` tensor or ``[H, W, 3]`` array -> ``[H, W, 3]`` in [0, 1]."""
+    if isinstance(image, Tensor):
+        image = image.detach().cpu().float()
+        if image.dim() == 4:
+            if image.shape[0] != 1:
+                raise ValueError(f'{name}: give one image, got batch {image.shape[0]}')
+            image = image[0]
+        if image.dim() != 3 or image.shape[0] not in (1, 3):
+            raise ValueError(f'{name} must be [3, H, W], got {tuple(image.shape)}')
+        image = image.permute(1, 2, 0).numpy()
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise ValueError(f'{name} must be [H, W, 3], got {image.shape}')
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    return np.clip(image, 0.0, 1.0)
+
+
+def save_feature_figure(panels: Sequence[Tuple[str, ImageLike]],
+                        path: str,
+                        title: Optional[str] = None,
+                        panel_inches: float = 4.0,
+                        dpi: int = 100) -> str:
+    """Save images side by side in one PNG, each with its caption.
+
+    Panels are drawn without smoothing (nearest), so low-resolution feature
+    maps show their true grid.
+
+    Args:
+        panels (Sequence[tuple[str, Tensor | ndarray]]): ``(caption, image)``;
+            an image is ``[3, H, W]``/``[1, 3, H, W]`` (tensor) or ``[H, W, 3]``
+            (array), values in [0, 1] (uint8 arrays are scaled).
+        path (str): output file; parent folders are created.
+        title (str, optional): figure title.
+        panel_inches (float): width of one panel in inches. Default: 4.
+        dpi (int): resolution. Default: 100.
+
+    Returns:
+        str: ``path``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise ValueError('panels must not be empty')
+    images = [(caption, _to_hwc(image, f'panels[{i}]'))
+              for i, (caption, image) in enumerate(panels)]
+    aspect = max(img.shape[0] / img.shape[1] for _, img in images)
+    extra = 0.6 if title else 0.3
+    figure = Figure(figsize=(panel_inches * len(images), panel_inches * aspect + extra), dpi=dpi)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(images), squeeze=False)[0]
+    for axis, (caption, image) in zip(axes, images):
+        axis.imshow(image, interpolation='nearest')
+        axis.set_title(caption, fontsize=10)
+        axis.axis('off')
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    figure.savefig(path)
+    return path

@@ -1,0 +1,135 @@
+// CPU kernels of mmfeatup::adaptive_conv (forward and both gradients).
+//
+// Internally channels-innermost: the input (and grad_output) are transposed once to
+// [B, H, W, C] so every inner loop is a contiguous loop over channels with a scalar
+// tap weight; each output row is accumulated in a thread-local [W, C] buffer and
+// transposed on write. Parallel over batch * rows with at::parallel_for.
+// The input gradient is a gather over output pixels: deterministic, no atomics.
+#include <ATen/Parallel.h>
+
+#include <vector>
+
+#include "cpu_helpers.h"
+#include "mmfeatup_ops.h"
+
+namespace mmfeatup {
+namespace {
+
+template <typename T>
+void forward_kernel(const T* in, const T* weights, T* out, int64_t batch, int64_t channels,
+                    int64_t height, int64_t width, int64_t radius) {
+  const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
+  const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
+  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> row(width * channels);
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / height, y = index % height;
+      std::fill(row.begin(), row.end(), T(0));
+      const T* w_b = weights + b * taps * plane + y * width;
+      for (int64_t x = 0; x < width; ++x) {
+        T* acc = row.data() + x * channels;
+        for (int64_t i = 0; i < diameter; ++i) {
+          const T* src_row = in + ((b * ph + y + i) * pw + x) * channels;
+          for (int64_t j = 0; j < diameter; ++j) {
+            const T w = w_b[(i * diameter + j) * plane + x];
+            cpu::axpy(acc, src_row + j * channels, w, channels);
+          }
+        }
+      }
+      cpu::transpose_row(out + b * channels * plane + y * width, row.data(), width, channels,
+                         plane);
+    }
+  });
+}
+
+template <typename T>
+void grad_weights_kernel(const T* grad, const T* in, T* grad_w, int64_t batch, int64_t channels,
+                         int64_t height, int64_t width, int64_t radius) {
+  const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
+  const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
+  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / height, y = index % height;
+      T* gw_b = grad_w + b * taps * plane + y * width;
+      for (int64_t x = 0; x < width; ++x) {
+        const T* g = grad + ((b * height + y) * width + x) * channels;
+        for (int64_t i = 0; i < diameter; ++i) {
+          const T* src_row = in + ((b * ph + y + i) * pw + x) * channels;
+          for (int64_t j = 0; j < diameter; ++j) {
+            gw_b[(i * diameter + j) * plane + x] = cpu::dot(g, src_row + j * channels, channels);
+          }
+        }
+      }
+    }
+  });
+}
+
+// grad_input[b,c,Y,X] = sum_{i,j} weights[b,t,Y-i,X-j] * grad[b,c,Y-i,X-j] (valid positions only).
+template <typename T>
+void grad_input_kernel(const T* grad, const T* weights, T* grad_in, int64_t batch,
+                       int64_t channels, int64_t height, int64_t width, int64_t radius) {
+  const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
+  const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
+  at::parallel_for(0, batch * ph, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> row(pw * channels);
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / ph, py = index % ph;
+      std::fill(row.begin(), row.end(), T(0));
+      const T* w_b = weights + b * taps * plane;
+      for (int64_t px = 0; px < pw; ++px) {
+        T* acc = row.data() + px * channels;
+        for (int64_t i = 0; i < diameter; ++i) {
+          const int64_t y = py - i;
+          if (y < 0 || y >= height) continue;
+          for (int64_t j = 0; j < diameter; ++j) {
+            const int64_t x = px - j;
+            if (x < 0 || x >= width) continue;
+            const T w = w_b[(i * diameter + j) * plane + y * width + x];
+            cpu::axpy(acc, grad + ((b * height + y) * width + x) * channels, w, channels);
+          }
+        }
+      }
+      cpu::transpose_row(grad_in + (b * channels * ph + py) * pw, row.data(), pw, channels,
+                         ph * pw);
+    }
+  });
+}
+
+Tensor to_channels_last(const Tensor& t) { return t.permute({0, 2, 3, 1}).contiguous(); }
+
+}  // namespace
+
+Tensor adaptive_conv_forward_cpu(const Tensor& input, const Tensor& weights) {
+  const int64_t batch = input.size(0), channels = input.size(1);
+  const int64_t height = weights.size(2), width = weights.size(3);
+  const int64_t radius = (input.size(2) - height) / 2;
+  const Tensor in = to_channels_last(input);
+  Tensor out = at::empty({batch, channels, height, width}, input.options());
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_forward_cpu", [&] {
+    forward_kernel<scalar_t>(in.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
+                             out.data_ptr<scalar_t>(), batch, channels, height, width, radius);
+  });
+  return out;
+}
+
+std::tuple<Tensor, Tensor> adaptive_conv_backward_cpu(const Tensor& grad_output,
+                                                      const Tensor& input, const Tensor& weights) {
+  const int64_t batch = input.size(0), channels = input.size(1);
+  const int64_t height = weights.size(2), width = weights.size(3);
+  const int64_t radius = (input.size(2) - height) / 2;
+  const Tensor in = to_channels_last(input);
+  const Tensor grad = to_channels_last(grad_output);
+  Tensor grad_input = at::empty_like(input);
+  Tensor grad_weights = at::empty_like(weights);
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_backward_cpu", [&] {
+    grad_weights_kernel<scalar_t>(grad.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(),
+                                  grad_weights.data_ptr<scalar_t>(), batch, channels, height,
+                                  width, radius);
+    grad_input_kernel<scalar_t>(grad.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
+                                grad_input.data_ptr<scalar_t>(), batch, channels, height, width,
+                                radius);
+  });
+  return std::make_tuple(grad_input, grad_weights);
+}
+
+}  // namespace mmfeatup

@@ -1,0 +1,93 @@
+// CPU kernel of mmfeatup::jbu_upsample: range kernel, spatial kernel, normalisation and
+// aggregation fused per pixel; only the [B, C, H, W] output is allocated (plus the
+// channels-innermost copies of source_padded and keys).
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "cpu_helpers.h"
+#include "jbu_math.h"
+#include "mmfeatup_ops.h"
+
+namespace mmfeatup {
+namespace {
+
+template <typename T>
+void fused_kernel(const T* src, const T* keys, T tau, T sigma, T* out, int64_t batch,
+                  int64_t channels, int64_t depth, int64_t height, int64_t width, int64_t radius) {
+  const int64_t diameter = 2 * radius + 1, taps = diameter * diameter, plane = height * width;
+  const int64_t pw = width + 2 * radius, ph = height + 2 * radius;
+  std::vector<T> spatial(taps);
+  for (int64_t i = 0; i < diameter; ++i) {
+    for (int64_t j = 0; j < diameter; ++j) {
+      spatial[i * diameter + j] = spatial_weight<T>(i - radius, j - radius, radius, sigma);
+    }
+  }
+  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> kernel(taps);
+    std::vector<T> row(width * channels);
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / height, y = index % height;
+      const T* keys_b = keys + b * plane * depth;
+      std::fill(row.begin(), row.end(), T(0));
+      for (int64_t x = 0; x < width; ++x) {
+        const T* kp = keys_b + (y * width + x) * depth;
+        T max_logit = -std::numeric_limits<T>::infinity();
+        for (int64_t i = 0; i < diameter; ++i) {
+          const int64_t ry = reflect_index(y + i - radius, height);
+          for (int64_t j = 0; j < diameter; ++j) {
+            const int64_t rx = reflect_index(x + j - radius, width);
+            const T z = tau * cpu::dot(kp, keys_b + (ry * width + rx) * depth, depth);
+            kernel[i * diameter + j] = z;
+            max_logit = std::max(max_logit, z);
+          }
+        }
+        T sum = T(0);
+        for (int64_t t = 0; t < taps; ++t) {
+          kernel[t] = std::exp(kernel[t] - max_logit);
+          sum += kernel[t];
+        }
+        T total = T(0);
+        for (int64_t t = 0; t < taps; ++t) {
+          kernel[t] = kernel[t] / sum * spatial[t];  // softmax, then x spatial
+          total += kernel[t];
+        }
+        const T inv = T(1) / std::max(total, static_cast<T>(kJbuEps));
+        T* acc = row.data() + x * channels;
+        for (int64_t i = 0; i < diameter; ++i) {
+          const T* src_row = src + ((b * ph + y + i) * pw + x) * channels;
+          for (int64_t j = 0; j < diameter; ++j) {
+            cpu::axpy(acc, src_row + j * channels, kernel[i * diameter + j] * inv, channels);
+          }
+        }
+      }
+      cpu::transpose_row(out + b * channels * plane + y * width, row.data(), width, channels,
+                         plane);
+    }
+  });
+}
+
+Tensor to_channels_last(const Tensor& t) { return t.permute({0, 2, 3, 1}).contiguous(); }
+
+}  // namespace
+
+Tensor jbu_upsample_forward_cpu(const Tensor& source_padded, const Tensor& keys,
+                                const Tensor& temperature, const Tensor& sigma, int64_t radius) {
+  const int64_t batch = keys.size(0), depth = keys.size(1);
+  const int64_t height = keys.size(2), width = keys.size(3), channels = source_padded.size(1);
+  const Tensor src = to_channels_last(source_padded);
+  const Tensor k = to_channels_last(keys);
+  Tensor out = at::empty({batch, channels, height, width}, source_padded.options());
+  AT_DISPATCH_FLOATING_TYPES(keys.scalar_type(), "jbu_upsample_forward_cpu", [&] {
+    fused_kernel<scalar_t>(src.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
+                           *temperature.data_ptr<scalar_t>(), *sigma.data_ptr<scalar_t>(),
+                           out.data_ptr<scalar_t>(), batch, channels, depth, height, width,
+                           radius);
+  });
+  return out;
+}
+
+}  // namespace mmfeatup

@@ -1,0 +1,237 @@
+"""Contract tests for EVERY registered upsampler (enumerates UPSAMPLERS, so later additions are covered)."""
+import importlib
+from typing import Optional
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmfeatup.models  # noqa: F401  (registers everything)
+from mmfeatup.models.upsamplers.base import (gather_windows, nearest_source_index, reassemble,
+                                             window_similarity)
+from mmfeatup.registry import UPSAMPLERS, build_upsampler
+
+NAMES = sorted(UPSAMPLERS.module_dict)
+CHANNELS = 8
+SOURCE = (5, 7)  # odd, non-square
+
+
+def build(name: str, scale: int = 2, guidance_channels: int = 3, **kwargs):
+    torch.manual_seed(0)
+    return build_upsampler(dict(type=name, scale_factor=scale, **kwargs), in_channels=CHANNELS,
+                           guidance_channels=guidance_channels)
+
+
+def inputs(size, guidance_channels: int = 3, guidance_size: Optional[tuple] = None,
+           dtype=torch.float32, source_size: tuple = SOURCE):
+    gen = torch.Generator().manual_seed(1)
+    source = torch.randn(2, CHANNELS, *source_size, generator=gen, dtype=dtype)
+    guidance = torch.rand(2, guidance_channels, *(guidance_size or size), generator=gen, dtype=dtype)
+    return source, guidance
+
+
+def test_registry_has_the_zoo():
+    expected = {'Nearest', 'Bilinear', 'Bicubic', 'ResizeConv', 'PixelShuffle', 'Deconv', 'CARAFE',
+                'SAPA', 'FADE', 'DySample', 'IFA'}
+    assert expected <= set(NAMES)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_integer_ratio_odd_non_square_shape(name):
+    model = build(name, scale=2).eval()
+    size = (SOURCE[0] * 2, SOURCE[1] * 2)
+    source, guidance = inputs(size)
+    with torch.no_grad():
+        out = model(source, guidance, output_size=size)
+    assert out.shape == (2, CHANNELS, *size)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_non_integer_ratio_shape_or_clear_error(name):
+    model = build(name, scale=2).eval()
+    size = (13, 19)  # x2.6 and x2.71...
+    source, guidance = inputs(size)
+    if model.integer_ratio_only:
+        with pytest.raises(ValueError, match='ratio'):
+            model(source, guidance, output_size=size)
+        return
+    with torch.no_grad():
+        out = model(source, guidance, output_size=size)
+    assert out.shape == (2, CHANNELS, *size)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_other_integer_ratio_shape_or_clear_error(name):
+    model = build(name, scale=2).eval()
+    size = (SOURCE[0] * 3, SOURCE[1] * 3)
+    source, guidance = inputs(size)
+    if model.integer_ratio_only:
+        with pytest.raises(ValueError, match='x2'):
+            model(source, guidance, output_size=size)
+        return
+    with torch.no_grad():
+        assert model(source, guidance, output_size=size).shape == (2, CHANNELS, *size)
+
+
+@pytest.mark.parametrize('name', [n for n in NAMES if UPSAMPLERS.get(n).integer_ratio_only])
+def test_fixed_ratio_modules_work_at_their_own_larger_ratio(name):
+    model = build(name, scale=4).eval()
+    size = (SOURCE[0] * 4, SOURCE[1] * 4)
+    source, guidance = inputs(size)
+    with torch.no_grad():
+        assert model(source, guidance, output_size=size).shape == (2, CHANNELS, *size)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_gradients_reach_inputs_and_every_parameter(name):
+    # x16 so that multi-stage modules (JBUStack's up1..up4, PixelShuffle) use every stage
+    model = build(name, scale=16).train()
+    small = (3, 5)
+    size = (small[0] * 16, small[1] * 16)
+    source, guidance = inputs(size, source_size=small)
+    source.requires_grad_(True)
+    guidance.requires_grad_(True)
+    out = model(source, guidance, output_size=size)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(2))
+    (out * weights).sum().backward()
+    assert source.grad is not None and source.grad.abs().sum() > 0
+    if model.guidance_type is not None:
+        assert guidance.grad is not None and guidance.grad.abs().sum() > 0
+    else:
+        assert guidance.grad is None
+    for pname, param in model.named_parameters():
+        assert param.grad is not None, f'{name}.{pname} got no gradient'
+        assert torch.isfinite(param.grad).all(), f'{name}.{pname} has a non-finite gradient'
+        assert param.grad.abs().sum() > 0, f'{name}.{pname} has an all-zero gradient'
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_eval_mode_is_deterministic(name):
+    model = build(name, scale=2).eval()
+    size = (SOURCE[0] * 2, SOURCE[1] * 2)
+    source, guidance = inputs(size)
+    with torch.no_grad():
+        first = model(source, guidance, output_size=size)
+        second = model(source, guidance, output_size=size)
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize('name', ['SAPA', 'FADE'])
+def test_feature_guided_upsamplers_take_a_finer_feature_map(name):
+    model = build(name, scale=2, guidance_channels=CHANNELS).eval()
+    size = (SOURCE[0] * 2, SOURCE[1] * 2)
+    source, guidance = inputs(size, guidance_channels=CHANNELS)
+    with torch.no_grad():
+        out = model(source, guidance, output_size=size)
+    assert out.shape == (2, CHANNELS, *size)
+    with pytest.raises(ValueError, match='guidance has 3 channels'):
+        model(source, torch.rand(2, 3, *size), output_size=size)
+
+
+def test_fade_gate_is_on_for_feature_guidance_and_off_for_images():
+    assert build('FADE', guidance_channels=CHANNELS).gate is not None
+    assert build('FADE', guidance_channels=3).gate is None
+    with pytest.raises(ValueError, match='gate'):
+        build('FADE', guidance_channels=3, gate=True)
+
+
+@pytest.mark.parametrize('name', ['ResizeConv', 'Deconv', 'PixelShuffle', 'DySample'])
+def test_learned_upsamplers_start_as_their_interpolation_baseline(name):
+    model = build(name, scale=2).eval()
+    size = (SOURCE[0] * 2, SOURCE[1] * 2)
+    source, _ = inputs(size)
+    with torch.no_grad():
+        out = model(source, None, output_size=size)
+    if name in ('ResizeConv', 'PixelShuffle'):
+        expected = F.interpolate(source, size=size, mode='nearest')
+        assert torch.allclose(out, expected, atol=1e-6)
+    elif name == 'DySample':  # tiny random offsets: bilinear up to ~1e-2
+        expected = F.interpolate(source, size=size, mode='bilinear', align_corners=False)
+        assert torch.allclose(out, expected, atol=5e-2)
+    else:  # FCN bilinear deconv equals bilinear away from the border
+        expected = F.interpolate(source, size=size, mode='bilinear', align_corners=False)
+        assert torch.allclose(out[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1], atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# The reassembly kernels against naive loops (float64)
+# ----------------------------------------------------------------------------------------------
+
+def naive_reassemble(source, kernels, k):
+    """CARAFE by definition: a loop over output pixels and taps, zero padding."""
+    batch, channels, height, width = source.shape
+    out_h, out_w = kernels.shape[-2:]
+    rows = nearest_source_index(out_h, height)
+    cols = nearest_source_index(out_w, width)
+    out = torch.zeros(batch, channels, out_h, out_w, dtype=source.dtype)
+    r = k // 2
+    for y in range(out_h):
+        for x in range(out_w):
+            for t in range(k * k):
+                sy, sx = rows[y] + t // k - r, cols[x] + t % k - r
+                if 0 <= sy < height and 0 <= sx < width:
+                    out[:, :, y, x] += kernels[:, t, y, x, None] * source[:, :, sy, sx]
+    return out
+
+
+@pytest.mark.parametrize('size', [(10, 14), (15, 21), (13, 19), (9, 8)])
+def test_reassemble_matches_naive_loop(size):
+    gen = torch.Generator().manual_seed(3)
+    source = torch.randn(2, 3, *SOURCE, generator=gen, dtype=torch.float64)
+    kernels = torch.randn(2, 9, *size, generator=gen, dtype=torch.float64).softmax(1)
+    assert torch.allclose(reassemble(source, kernels, 3), naive_reassemble(source, kernels, 3),
+                          atol=1e-12)
+
+
+@pytest.mark.parametrize('size', [(10, 14), (13, 19)])
+def test_window_similarity_matches_gathered_windows(size):
+    gen = torch.Generator().manual_seed(4)
+    keys = torch.randn(1, 4, *SOURCE, generator=gen, dtype=torch.float64)
+    query = torch.randn(1, 4, *size, generator=gen, dtype=torch.float64)
+    expected = (gather_windows(keys, size, 5) * query.unsqueeze(2)).sum(1)
+    assert torch.allclose(window_similarity(query, keys, 5), expected, atol=1e-12)
+
+
+def test_carafe_matches_naive_definition_float64():
+    model = build('CARAFE', scale=2).double().eval()
+    with torch.no_grad():
+        for param in model.parameters():  # sharper kernels than the init's
+            param.normal_(0, 0.3)
+    source = torch.randn(1, CHANNELS, *SOURCE, dtype=torch.float64)
+    size = (SOURCE[0] * 2, SOURCE[1] * 2)
+    with torch.no_grad():
+        out = model(source, output_size=size)
+        logits = model.content_encoder(model.channel_compressor(source))  # [1, s*s*k*k, h, w]
+        kernels = torch.zeros(1, 25, *size, dtype=torch.float64)
+        for y in range(size[0]):  # pixel shuffle by definition: channel t*s*s + (y%s)*s + x%s
+            for x in range(size[1]):
+                for t in range(25):
+                    kernels[0, t, y, x] = logits[0, t * 4 + (y % 2) * 2 + x % 2, y // 2, x // 2]
+        expected = naive_reassemble(source, kernels.softmax(1), 5)
+    assert torch.allclose(out, expected, atol=1e-10)
+
+
+def _full_mmcv_with_cuda() -> bool:
+    if not torch.cuda.is_available():
+        return False
+    try:
+        ext = importlib.import_module('mmcv._ext')
+        return getattr(ext, '__file__', None) is not None and hasattr(ext, 'carafe_forward')
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not _full_mmcv_with_cuda(), reason='needs a full mmcv with CUDA ops and a GPU')
+def test_carafe_agrees_with_mmcv_carafepack():
+    from mmcv.ops import CARAFEPack
+    torch.manual_seed(0)
+    ref = CARAFEPack(CHANNELS, scale_factor=2, up_kernel=5, up_group=1).cuda().eval()
+    ours = build('CARAFE', scale=2, use_mmcv=False).cuda().eval()
+    missing = ours.load_state_dict(ref.state_dict(), strict=False)
+    assert not missing.missing_keys
+    source = torch.randn(2, CHANNELS, *SOURCE, device='cuda')
+    with torch.no_grad():
+        assert torch.allclose(ours(source, output_size=(10, 14)), ref(source), atol=1e-5)

@@ -1,0 +1,71 @@
+"""Backend selection: lazy loading, the reference fallback (one warning) and forcing it."""
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+from mmfeatup.ops import adaptive_conv, backend, jbu_upsample, loader, range_kernel
+from mmfeatup.ops.reference import (adaptive_conv_reference, jbu_upsample_reference,
+                                    range_kernel_reference)
+
+
+@pytest.fixture
+def fresh_loader():
+    loader.reset()
+    yield loader
+    loader.reset()
+
+
+def _missing_extension():
+    raise ImportError('No module named mmfeatup._ext (simulated)')
+
+
+def _call_all():
+    gen = torch.Generator().manual_seed(0)
+    keys = torch.randn(2, 3, 5, 6, generator=gen, dtype=torch.float64)
+    source = torch.randn(2, 4, 7, 8, generator=gen, dtype=torch.float64)
+    tau, sigma = torch.tensor(0.9, dtype=torch.float64), torch.tensor(1.1, dtype=torch.float64)
+    kernel = range_kernel(keys, tau, 1)
+    torch.testing.assert_close(kernel, range_kernel_reference(keys, tau, 1))
+    torch.testing.assert_close(adaptive_conv(source, kernel),
+                               adaptive_conv_reference(source, kernel))
+    torch.testing.assert_close(jbu_upsample(source, keys, tau, sigma, 1),
+                               jbu_upsample_reference(source, keys, tau, sigma, 1))
+
+
+def test_missing_extension_warns_once_and_falls_back(fresh_loader, monkeypatch):
+    monkeypatch.setattr(fresh_loader, '_import_extension', _missing_extension)
+    monkeypatch.delenv(loader.ENV_BACKEND, raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        _call_all()
+        _call_all()
+        assert backend() == 'reference'
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1, messages
+    assert 'falling back to the pure-PyTorch reference' in messages[0]
+    assert 'simulated' in messages[0]
+
+
+def test_forced_reference_backend_is_silent(fresh_loader, monkeypatch):
+    monkeypatch.setenv(loader.ENV_BACKEND, 'reference')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert backend() == 'reference'
+        _call_all()
+
+
+def test_compiled_backend_reported(compiled_ops):
+    assert backend().startswith('compiled (cpu')
+
+
+def test_import_has_no_side_effects():
+    code = ('import sys, torch; seed = torch.initial_seed(); import mmfeatup.ops as ops; '
+            'assert "mmfeatup._ext" not in sys.modules; '
+            'assert torch.initial_seed() == seed; print(ops.backend())')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in ('reference', 'compiled (cpu)', 'compiled (cpu, cuda)')

@@ -1,0 +1,79 @@
+"""mmfeatup.utils.visualization: joint PCA to RGB and side-by-side figures."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmfeatup.utils import fit_joint_pca, pca_to_rgb, save_feature_figure
+
+
+def structured_features(channels=16, size=8, seed=0):
+    """Features dominated by three known orthogonal directions."""
+    gen = torch.Generator().manual_seed(seed)
+    basis, _ = torch.linalg.qr(torch.randn(channels, 3, generator=gen, dtype=torch.float64))
+    coeffs = torch.randn(2, 3, size, size, generator=gen, dtype=torch.float64)
+    coeffs = coeffs * torch.tensor([5.0, 2.0, 1.0], dtype=torch.float64).view(1, 3, 1, 1)
+    feats = torch.einsum('ck,bkhw->bchw', basis, coeffs)
+    feats = feats + 0.01 * torch.randn(feats.shape, generator=gen, dtype=torch.float64) + 3.0
+    return feats.float(), basis
+
+
+def test_joint_pca_recovers_directions():
+    feats, basis = structured_features()
+    pca = fit_joint_pca([feats, F.interpolate(feats, scale_factor=2.0, mode='nearest')])
+    comps = pca.components
+    assert comps.shape == (16, 3)
+    torch.testing.assert_close(comps.T @ comps, torch.eye(3, dtype=comps.dtype), atol=1e-8,
+                               rtol=0)
+    # ordered by variance: component k spans basis k (up to sign)
+    overlaps = (comps.T @ basis).abs()
+    assert torch.all(overlaps.diagonal() > 0.99)
+    # deterministic sign: largest-magnitude entry of every component is positive
+    assert torch.all(comps.gather(0, comps.abs().argmax(0, keepdim=True)) > 0)
+    torch.testing.assert_close(pca.mean.float(), feats.mean((0, 2, 3)), atol=1e-4, rtol=0)
+
+
+def test_shared_colours_and_range():
+    feats, _ = structured_features(seed=1)
+    upsampled = F.interpolate(feats, scale_factor=4.0, mode='nearest')
+    before = torch.random.get_rng_state()
+    (low_rgb, high_rgb), pca = pca_to_rgb([feats, upsampled])
+    assert torch.equal(torch.random.get_rng_state(), before)  # no global RNG use
+    assert low_rgb.shape == (2, 3, 8, 8) and high_rgb.shape == (2, 3, 32, 32)
+    for rgb in (low_rgb, high_rgb):
+        assert rgb.min() >= 0 and rgb.max() <= 1 and rgb.std() > 0.1
+    # one PCA and one scaling: equal features get equal colours in both maps
+    torch.testing.assert_close(F.interpolate(low_rgb, scale_factor=4.0, mode='nearest'),
+                               high_rgb)
+    # a map coloured alone is scaled differently: sharing matters
+    (alone, ), _ = pca_to_rgb([feats * 0.5 + 1.0], pca=pca)
+    assert not torch.allclose(alone, low_rgb)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match='channel'):
+        fit_joint_pca([torch.randn(1, 4, 3, 3), torch.randn(1, 5, 3, 3)])
+    with pytest.raises(ValueError, match='n_components'):
+        fit_joint_pca([torch.randn(1, 2, 3, 3)], n_components=3)
+    with pytest.raises(ValueError, match='features'):
+        fit_joint_pca([])
+    with pytest.raises(ValueError, match=r'features\[0\]'):
+        pca_to_rgb([torch.randn(4, 4)])
+    with pytest.raises(ValueError, match='panels'):
+        save_feature_figure([], '/tmp/never.png')
+
+
+def test_save_feature_figure(tmp_path):
+    from PIL import Image
+    image = torch.rand(1, 3, 40, 40)
+    lowres = np.zeros((5, 5, 3), dtype=np.uint8)
+    lowres[::2, ::2] = 255
+    path = save_feature_figure([('image', image), ('low', lowres), ('up', image[0] * 0.5)],
+                               str(tmp_path / 'sub' / 'fig.png'), title='a title',
+                               panel_inches=2.0, dpi=50)
+    with Image.open(path) as img:
+        assert img.format == 'PNG'
+        width, height = img.size
+        pixels = np.asarray(img.convert('RGB'))
+    assert width == 3 * 2 * 50 and height > 2 * 50
+    assert pixels.std() > 10  # something was drawn

@@ -1,0 +1,655 @@
+"""Benchmark every registered feature upsampler: cost and quality.
+
+For each upsampler in :data:`mmfeatup.registry.UPSAMPLERS` (or ``--only``):
+
+* cost, per ``--sizes`` x ``--channels`` x device: parameters, FLOPs
+  (mmengine's ``FlopAnalyzer``; see "FLOP convention" below), forward latency
+  (eval, no grad), forward+backward latency (train mode, ``out.sum()``), peak
+  memory of both (CUDA: ``max_memory_allocated``; CPU: the torch profiler's
+  allocation records, op granularity), on CPU and on CUDA when present;
+* quality ``recon``: FeatUp's held-out multi-view feature reconstruction with
+  the frozen ImageNet EfficientNet-Lite0 (stride 16): every upsampler with
+  parameters is trained with :func:`mmfeatup.apis.train_upsampler` with the
+  same budget (``--iters``) for every seed in ``--seeds``, then scored with
+  :func:`mmfeatup.apis.evaluate_reconstruction` on the held-out photos (the
+  same views for every upsampler); parameter-free ones are scored once;
+* quality ``seg``: end-to-end segmentation on the bundled demo dataset with
+  the demo config (``--seg-config``), the neck's upsampler replaced by
+  ``type=NAME``, ``--seg-iters`` iterations per seed, mIoU and boundary F-score.
+
+Outputs in ``--out``: ``results.md`` (tables), ``results.json`` and
+``speed_vs_quality.png``.
+
+FLOP convention: mmengine/fvcore's, one multiply-add = 1 FLOP for
+convolutions and matrix products; this script adds handles that count
+element-wise ops (mul, add, div, exp, softmax, sum ...) and bicubic
+resampling (16 per output) as one FLOP per output element, and the mmfeatup
+custom ops (``adaptive_conv``: ``C*T`` per output pixel, ``range_kernel``:
+``D*T``). Ops still not counted are listed in the table's last column.
+
+Examples::
+
+    # cost only, the issue's setting (C=384, 14x14 -> 224x224, batch 1)
+    python tools/analysis_tools/benchmark_upsamplers.py --quality none
+    # everything (defaults sized for a 2-core CPU, ~25 min)
+    nice python tools/analysis_tools/benchmark_upsamplers.py --quality all --out work_dirs/bench
+    # a tiny end-to-end check
+    python tools/analysis_tools/benchmark_upsamplers.py --sizes 4x4:16x16 --channels 8 \
+        --quality recon --iters 1 --seeds 0 --views 1 --recon-crop 64 --only Bilinear JBUStack
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import glob
+import json
+import math
+import os
+import os.path as osp
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+import mmfeatup.models  # noqa: F401  (registers every upsampler)
+from mmfeatup.registry import UPSAMPLERS, build_upsampler
+
+Size = Tuple[int, int]
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: Default upsamplers of the (expensive) segmentation comparison.
+DEFAULT_SEG = ('Bilinear', 'JBUStack', 'SAPA', 'FADE', 'DySample')
+
+
+# ----------------------------------------------------------------------------------------------
+# Progress
+# ----------------------------------------------------------------------------------------------
+
+class Progress:
+    """tqdm when installed, else one line per step with count, elapsed time and ETA."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done = total, desc, 0
+        self.start = time.perf_counter()
+        try:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=desc, file=sys.stdout, dynamic_ncols=True)
+        except ImportError:
+            self.bar = None
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(label)
+            self.bar.update(1)
+            return
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        print(f'[{self.desc}] {self.done}/{self.total} {label} '
+              f'elapsed {elapsed:.0f}s eta {eta:.0f}s', flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Building
+# ----------------------------------------------------------------------------------------------
+
+def parse_size(text: str) -> Tuple[Size, Size]:
+    """``'14x14:224x224'`` -> ``((14, 14), (224, 224))``."""
+    try:
+        src, dst = text.lower().split(':')
+        source = tuple(int(v) for v in src.split('x'))
+        output = tuple(int(v) for v in dst.split('x'))
+        assert len(source) == 2 and len(output) == 2 and min(source + output) > 0
+    except (ValueError, AssertionError):
+        raise argparse.ArgumentTypeError(
+            f'--sizes entries look like 14x14:224x224 (source:output), got {text!r}') from None
+    return source, output  # type: ignore[return-value]
+
+
+def design_ratio(source: Size, output: Size) -> Optional[int]:
+    """The integer ratio shared by both axes, else None."""
+    ratios = {output[0] / source[0], output[1] / source[1]}
+    ratio = ratios.pop()
+    return int(ratio) if not ratios and ratio == int(ratio) and ratio >= 1 else None
+
+
+def upsampler_cfg(name: str, source: Size, output: Size) -> Dict[str, Any]:
+    """Config of ``name`` for ``source -> output``; fixed-ratio modules get ``scale_factor``."""
+    ratio = design_ratio(source, output)
+    cfg: Dict[str, Any] = dict(type=name)
+    if ratio is not None:
+        cfg['scale_factor'] = ratio
+    elif UPSAMPLERS.get(name).integer_ratio_only:
+        raise ValueError(f'{name} needs one integer ratio; {source} -> {output} has none')
+    else:  # a design ratio close to the request (DySample, JBU...)
+        cfg['scale_factor'] = max(1, round(output[0] / source[0]))
+    return cfg
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ----------------------------------------------------------------------------------------------
+# Cost
+# ----------------------------------------------------------------------------------------------
+
+class _Call(nn.Module):
+    """The computation of one call (inputs already validated by an untraced call), with
+    ``output_size`` fixed so that jit tracing sees tensors only."""
+
+    def __init__(self, upsampler: nn.Module, size: Size) -> None:
+        super().__init__()
+        self.upsampler, self.size = upsampler, size
+
+    def forward(self, source: Tensor, guidance: Tensor) -> Tensor:
+        used = guidance if self.upsampler.guidance_type else None
+        return self.upsampler.upsample(source, used, self.size)
+
+
+def _shape(value) -> List[int]:
+    from mmengine.analysis.jit_handles import get_shape
+    return get_shape(value)
+
+
+def _adaptive_conv_flops(inputs, outputs) -> int:
+    weights = _shape(inputs[1])
+    taps = weights[1] if len(weights) == 4 else weights[3] * weights[4]
+    return math.prod(_shape(outputs[0])) * taps
+
+
+def _range_kernel_flops(inputs, outputs) -> int:
+    return math.prod(_shape(outputs[0])) * _shape(inputs[0])[1]
+
+
+def _jbu_upsample_flops(inputs, outputs) -> int:
+    out = _shape(outputs[0])  # [B, C, H, W]
+    keys = _shape(inputs[1])  # [B, D, H, W]
+    taps = None
+    padded = _shape(inputs[0])
+    diameter = padded[-1] - out[-1] + 1
+    taps = diameter * diameter
+    return math.prod(out) * taps + math.prod(keys) * taps
+
+
+def count_flops(upsampler: nn.Module, source: Tensor, guidance: Tensor,
+                size: Size) -> Tuple[Optional[int], str]:
+    """``(flops, uncounted ops)`` of one forward (eval mode)."""
+    from mmengine.analysis import FlopAnalyzer
+    from mmengine.analysis.jit_handles import elementwise_flop_counter
+
+    analyzer = FlopAnalyzer(_Call(upsampler, size).eval(), (source, guidance))
+    one = elementwise_flop_counter(0, 1)
+    for op in ('aten::mul', 'aten::mul_', 'aten::add', 'aten::add_', 'aten::sub', 'aten::div',
+               'aten::div_', 'aten::exp', 'aten::sigmoid', 'aten::gelu', 'aten::relu',
+               'aten::relu_', 'aten::softmax', 'aten::_softmax', 'aten::sin', 'aten::cos',
+               'aten::rsub', 'aten::neg', 'aten::pow', 'aten::square', 'aten::reflection_pad2d'):
+        analyzer.set_op_handle(op, one)
+    analyzer.set_op_handle('aten::sum', elementwise_flop_counter(1, 0))
+    analyzer.set_op_handle('aten::upsample_bicubic2d', elementwise_flop_counter(0, 16))
+    analyzer.set_op_handle('aten::pixel_shuffle', None)
+    analyzer.set_op_handle('aten::unfold', None)
+    analyzer.set_op_handle('aten::im2col', None)
+    analyzer.set_op_handle('aten::index_select', None)
+    analyzer.set_op_handle('aten::_upsample_nearest_exact2d', elementwise_flop_counter(0, 1))
+    analyzer.set_op_handle('aten::mmfeatup::adaptive_conv', _adaptive_conv_flops)
+    analyzer.set_op_handle('mmfeatup::adaptive_conv', _adaptive_conv_flops)
+    analyzer.set_op_handle('mmfeatup::range_kernel', _range_kernel_flops)
+    analyzer.set_op_handle('mmfeatup::jbu_upsample', _jbu_upsample_flops)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            total = int(analyzer.total())
+            unsupported = analyzer.unsupported_ops()
+    except Exception as error:  # noqa: BLE001 - tracing can fail on exotic code
+        return None, f'trace failed: {type(error).__name__}'
+    uncounted = ', '.join(f'{op.replace("aten::", "")}x{n}' for op, n in sorted(unsupported.items()))
+    return total, uncounted or '-'
+
+
+def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak of live tensor bytes allocated while ``fn`` runs (CPU, op granularity)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage),
+                    key=lambda e: e.time_range.start)
+    live = peak = 0
+    for event in events:
+        live += event.self_cpu_memory_usage
+        peak = max(peak, live)
+    return peak
+
+
+def peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    return _cpu_peak_bytes(fn)
+
+
+def time_ms(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def measure_cost(name: str, source_size: Size, output_size: Size, channels: int, batch: int,
+                 device: torch.device, repeats: int) -> Dict[str, Any]:
+    """One row of the cost table."""
+    row: Dict[str, Any] = dict(name=name, source=source_size, output=output_size,
+                               channels=channels, batch=batch, device=str(device))
+    try:
+        cfg = upsampler_cfg(name, source_size, output_size)
+    except ValueError as error:
+        row['note'] = str(error)
+        return row
+    torch.manual_seed(0)
+    model = build_upsampler(cfg, in_channels=channels, guidance_channels=3).to(device)
+    row['guidance'] = model.guidance_type or '-'
+    row['params'] = count_parameters(model)
+    gen = torch.Generator().manual_seed(0)
+    source = torch.randn(batch, channels, *source_size, generator=gen).to(device)
+    guidance = torch.rand(batch, 3, *output_size, generator=gen).to(device)
+    model.eval()
+
+    def forward() -> None:
+        with torch.no_grad():
+            model(source, guidance, output_size=output_size)
+
+    src = source.clone().requires_grad_(True)
+
+    def forward_backward() -> None:
+        model.zero_grad(set_to_none=True)
+        src.grad = None
+        model(src, guidance, output_size=output_size).sum().backward()
+
+    row['fwd_ms'] = time_ms(forward, device, repeats)  # the warm-up call validates inputs
+    if device.type == 'cpu':
+        row['flops'], row['uncounted'] = count_flops(model, source, guidance, output_size)
+    else:
+        row['flops'], row['uncounted'] = None, 'see CPU row'
+    row['peak_fwd_mb'] = peak_bytes(forward, device) / 2**20
+    model.train()
+    row['fwdbwd_ms'] = time_ms(forward_backward, device, repeats)
+    row['peak_fwdbwd_mb'] = peak_bytes(forward_backward, device) / 2**20
+    model.eval()
+    return row
+
+
+# ----------------------------------------------------------------------------------------------
+# Quality: multi-view reconstruction
+# ----------------------------------------------------------------------------------------------
+
+def ensure_photos(photo_root: str) -> Tuple[str, str]:
+    """``(train_dir, heldout_dir)``; runs ``collect_photos.py`` when they are missing."""
+    train, heldout = osp.join(photo_root, 'train'), osp.join(photo_root, 'heldout')
+    if not (osp.isdir(train) and osp.isdir(heldout)):
+        script = osp.join(REPO, 'tools', 'dataset_converters', 'collect_photos.py')
+        subprocess.run([sys.executable, script, '--out', photo_root], check=True)
+    return train, heldout
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return float('nan'), float('nan')
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root: str,
+              featurizer: str, crop: int, views: int, batch: int, stride: int,
+              progress: Progress) -> Dict[str, Dict[str, Any]]:
+    """Train (same budget, same seeds) and score every upsampler on held-out photos."""
+    from mmfeatup.apis import evaluate_reconstruction, train_upsampler
+    train_dir, heldout_dir = ensure_photos(photo_root)
+    grid = crop // stride
+    results: Dict[str, Dict[str, Any]] = {}
+    for name in names:
+        entry: Dict[str, Any] = dict(rel_mse=[], cos=[], seconds=[], seeds=[])
+        try:
+            cfg = upsampler_cfg(name, (grid, grid), (crop, crop))
+            has_params = count_parameters(build_upsampler(cfg, in_channels=8)) > 0
+            run_seeds = list(seeds) if has_params else list(seeds)[:1]
+            for seed in run_seeds:
+                start = time.perf_counter()
+                model = train_upsampler(cfg, featurizer, train_dir, iters=iters if has_params else 0,
+                                        seed=seed, batch_size=batch, crop_size=crop)
+                seconds = time.perf_counter() - start
+                scores = evaluate_reconstruction(model, featurizer, heldout_dir, n_views=views,
+                                                 seed=0, crop_size=crop)
+                entry['rel_mse'].append(float(scores['rel_mse']))
+                entry['cos'].append(float(scores['cos']))
+                entry['seconds'].append(seconds)
+                entry['seeds'].append(seed)
+                entry['num_images'] = scores.get('num_images')
+        except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others
+            entry['error'] = f'{type(error).__name__}: {error}'[:200]
+        entry['trained'] = bool(entry['seeds']) and has_params if 'error' not in entry else None
+        results[name] = entry
+        progress.step(f'recon {name}')
+    return results
+
+
+# ----------------------------------------------------------------------------------------------
+# Quality: end-to-end segmentation
+# ----------------------------------------------------------------------------------------------
+
+def default_seg_config() -> Optional[str]:
+    found = sorted(glob.glob(osp.join(REPO, 'configs', 'demo', '*.py')))
+    return found[0] if found else None
+
+
+def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str):
+    """The demo config with the neck's upsampler replaced and a fixed short schedule."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(base)
+    neck = cfg.model.get('neck')
+    if neck is None or 'upsampler' not in neck:
+        raise ValueError(f'{base}: model.neck.upsampler not found; not a FeatUpNeck config')
+    neck.upsampler = dict(type=name)
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
+    schedulers = cfg.get('param_scheduler') or []
+    for sched in [schedulers] if isinstance(schedulers, dict) else schedulers:
+        if 'end' in sched:  # squeeze the schedule into the short run
+            sched['end'] = min(sched['end'], iters)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10**9, save_last=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(1, iters // 2))
+    metric = dict(type='BoundaryFScore')
+    evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) else [cfg.val_evaluator]
+    if not any(e.get('type') == 'BoundaryFScore' for e in evaluators):
+        evaluators = list(evaluators) + [metric]
+    cfg.val_evaluator = evaluators
+    cfg.log_level = 'WARNING'
+    imports = cfg.get('custom_imports', dict(imports=[], allow_failed_imports=False))
+    if 'mmfeatup.evaluation' not in imports['imports']:
+        imports['imports'] = list(imports['imports']) + ['mmfeatup.evaluation']
+    cfg.custom_imports = imports
+    return cfg
+
+
+def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str, out: str,
+            progress: Progress) -> Dict[str, Dict[str, Any]]:
+    """Train/validate the demo segmentor once per upsampler and seed."""
+    from mmengine.logging import MMLogger
+    from mmengine.runner import Runner
+
+    import mmfeatup.evaluation  # noqa: F401  (registers BoundaryFScore)
+    from mmfeatup.compat import allow_full_checkpoint_loading
+    allow_full_checkpoint_loading()
+    results: Dict[str, Dict[str, Any]] = {}
+    for name in names:
+        entry: Dict[str, Any] = dict(mIoU=[], bF=[], seconds=[], seeds=[])
+        for seed in seeds:
+            try:
+                cfg = seg_config(config, name, seed, iters, osp.join(out, 'seg', name, f'seed{seed}'))
+                start = time.perf_counter()
+                with open(os.devnull, 'w') as sink, contextlib.redirect_stdout(sink):
+                    runner = Runner.from_cfg(cfg)
+                    runner.train()
+                    metrics = runner.val_loop.run()
+                entry['seconds'].append(time.perf_counter() - start)
+                entry['mIoU'].append(float(metrics['mIoU']))
+                entry['bF'].append(float(metrics['bF']))
+                entry['seeds'].append(seed)
+                MMLogger._instance_dict.clear()
+            except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others
+                entry['error'] = f'{type(error).__name__}: {error}'[:200]
+                progress.step(f'seg {name} seed {seed} FAILED')
+                break
+            progress.step(f'seg {name} seed {seed}')
+        results[name] = entry
+    return results
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+# ----------------------------------------------------------------------------------------------
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '-'
+    if isinstance(value, float):
+        return f'{value:.{digits}f}'
+    return str(value)
+
+
+def _pm(values: Sequence[float], digits: int) -> str:
+    if not values:
+        return '-'
+    mean, std = mean_std(values)
+    return f'{mean:.{digits}f} ± {std:.{digits}f} (n={len(values)})'
+
+
+def cost_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    lines = ['| upsampler | guidance | source -> output | C | B | device | params | GFLOPs | '
+             'fwd ms | fwd+bwd ms | peak MB fwd | peak MB fwd+bwd | not counted in FLOPs |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        size = f'{r["source"][0]}x{r["source"][1]} -> {r["output"][0]}x{r["output"][1]}'
+        if 'note' in r:
+            lines.append(f'| {r["name"]} | | {size} | {r["channels"]} | {r["batch"]} | '
+                         f'{r["device"]} | n/a: {r["note"]} | | | | | | |')
+            continue
+        flops = None if r.get('flops') is None else r['flops'] / 1e9
+        lines.append(
+            f'| {r["name"]} | {r["guidance"]} | {size} | {r["channels"]} | {r["batch"]} | '
+            f'{r["device"]} | {r["params"]:,} | {_fmt(flops, 2)} | {_fmt(r["fwd_ms"])} | '
+            f'{_fmt(r["fwdbwd_ms"])} | {_fmt(r["peak_fwd_mb"])} | {_fmt(r["peak_fwdbwd_mb"])} | '
+            f'{r.get("uncounted", "-")} |')
+    return lines
+
+
+def quality_table(names: Sequence[str], recon: Dict[str, Any], seg: Dict[str, Any]) -> List[str]:
+    lines = ['| upsampler | recon rel-MSE (lower better) | recon cosine | train s/seed | '
+             'seg mIoU | seg boundary F | seg s/seed |', '|---|---|---|---|---|---|---|']
+    for name in names:
+        r, s = recon.get(name, {}), seg.get(name, {})
+        recon_mse = r.get('error') and f'failed: {r["error"]}' or _pm(r.get('rel_mse', []), 4)
+        if r and not r.get('error') and r.get('trained') is False:
+            recon_mse += ' (no params)'
+        seg_miou = s.get('error') and f'failed: {s["error"]}' or _pm(s.get('mIoU', []), 2)
+        lines.append(f'| {name} | {recon_mse} | {_pm(r.get("cos", []), 4)} | '
+                     f'{_fmt(mean_std(r.get("seconds", []))[0], 0) if r.get("seconds") else "-"} | '
+                     f'{seg_miou} | {_pm(s.get("bF", []), 2)} | '
+                     f'{_fmt(mean_std(s.get("seconds", []))[0], 0) if s.get("seconds") else "-"} |')
+    return lines
+
+
+def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
+         seg: Dict[str, Any]) -> bool:
+    """Forward latency (first size/channels/device) vs each quality measure."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    first = next((r for r in cost if 'fwd_ms' in r), None)
+    if first is None:
+        return False
+    speed = {r['name']: r['fwd_ms'] for r in cost if 'fwd_ms' in r and r['source'] == first['source']
+             and r['output'] == first['output'] and r['channels'] == first['channels']
+             and r['device'] == first['device']}
+    panels = [('recon rel-MSE (lower is better)', recon, 'rel_mse'),
+              ('seg mIoU (higher is better)', seg, 'mIoU'),
+              ('seg boundary F (higher is better)', seg, 'bF')]
+    panels = [p for p in panels if any(p[1].get(n, {}).get(p[2]) for n in speed)]
+    if not panels:
+        panels = [('(no quality measured)', {}, '')]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (title, data, key) in zip(axes[0], panels):
+        for name, ms in speed.items():
+            values = data.get(name, {}).get(key) if key else None
+            if key and not values:
+                continue
+            mean, std = mean_std(values) if values else (0.0, 0.0)
+            ax.errorbar(ms, mean, yerr=std, fmt='o', capsize=3)
+            ax.annotate(name, (ms, mean), textcoords='offset points', xytext=(4, 4), fontsize=8)
+        ax.set_xscale('log')
+        ax.set_xlabel(f'forward ms ({first["source"][0]}x{first["source"][1]} -> '
+                      f'{first["output"][0]}x{first["output"][1]}, C={first["channels"]}, '
+                      f'{first["device"]})')
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def environment() -> Dict[str, Any]:
+    from mmfeatup import ops
+    return dict(torch=torch.__version__, ops_backend=ops.backend(), threads=torch.get_num_threads(),
+                load_average=[round(v, 2) for v in os.getloadavg()],
+                cpu_count=os.cpu_count(), cuda=torch.cuda.get_device_name(0)
+                if torch.cuda.is_available() else None, platform=platform.platform(),
+                date=time.strftime('%Y-%m-%d %H:%M:%S %Z'))
+
+
+# ----------------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------------
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--sizes', nargs='+', type=parse_size, default=[parse_size('14x14:224x224')],
+                        help='source:output sizes, e.g. 14x14:224x224 7x9:100x120')
+    parser.add_argument('--channels', nargs='+', type=int, default=[384], help='feature channels C')
+    parser.add_argument('--batch', type=int, default=1, help='batch size of the cost runs')
+    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
+                        help='auto: CPU, and CUDA too when present')
+    parser.add_argument('--repeats', type=int, default=5, help='timed repeats (median)')
+    parser.add_argument('--quality', choices=['none', 'recon', 'seg', 'all'], default='none')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='training seeds of the quality runs')
+    parser.add_argument('--iters', type=int, default=40,
+                        help='training steps of every trained upsampler (recon)')
+    parser.add_argument('--recon-batch', type=int, default=2, help='images per recon step')
+    parser.add_argument('--recon-crop', type=int, default=112,
+                        help='image side of recon training/eval (features: side/16)')
+    parser.add_argument('--views', type=int, default=4, help='held-out views per image (recon)')
+    parser.add_argument('--featurizer', default='efficientnet_lite0_s16')
+    parser.add_argument('--featurizer-stride', type=int, default=16)
+    parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
+                        help='folder with train/ and heldout/ photos (made when missing)')
+    parser.add_argument('--seg-config', default=None, help='default: configs/demo/*.py')
+    parser.add_argument('--seg-iters', type=int, default=60, help='training iterations per seg run')
+    parser.add_argument('--seg-only', nargs='+', default=None,
+                        help=f'upsamplers of the seg runs (default {" ".join(DEFAULT_SEG)})')
+    parser.add_argument('--only', nargs='+', default=None, help='benchmark only these upsamplers')
+    parser.add_argument('--skip', nargs='+', default=[], help='leave these upsamplers out')
+    parser.add_argument('--out', default=osp.join(REPO, 'work_dirs', 'benchmark_upsamplers'))
+    return parser.parse_args(argv)
+
+
+def select_names(only: Optional[Sequence[str]], skip: Iterable[str]) -> List[str]:
+    known = sorted(UPSAMPLERS.module_dict)
+    names = list(only) if only else known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f'unknown upsampler(s) {unknown}; registered: {", ".join(known)}')
+    return [n for n in names if n not in set(skip)]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    names = select_names(args.only, args.skip)
+    os.makedirs(args.out, exist_ok=True)
+    devices = [torch.device('cpu')] if args.device in ('auto', 'cpu') else []
+    if args.device in ('auto', 'cuda') and torch.cuda.is_available():
+        devices.append(torch.device('cuda'))
+    if not devices:
+        raise SystemExit('--device cuda: no CUDA device is available')
+    env = environment()
+    print(f'upsamplers: {", ".join(names)}\nops backend: {env["ops_backend"]}, '
+          f'torch {env["torch"]}, {env["threads"]} threads', flush=True)
+
+    jobs = [(n, s, c, d) for d in devices for s in args.sizes for c in args.channels for n in names]
+    progress = Progress(len(jobs), 'cost')
+    cost = []
+    for name, (source, output), channels, device in jobs:
+        cost.append(measure_cost(name, source, output, channels, args.batch, device, args.repeats))
+        progress.step(f'{name} {device.type}')
+    progress.close()
+
+    recon: Dict[str, Any] = {}
+    if args.quality in ('recon', 'all'):
+        progress = Progress(len(names), 'recon')
+        recon = run_recon(names, args.seeds, args.iters, args.photos, args.featurizer,
+                          args.recon_crop, args.views, args.recon_batch, args.featurizer_stride,
+                          progress)
+        progress.close()
+
+    seg: Dict[str, Any] = {}
+    seg_note = ''
+    if args.quality in ('seg', 'all'):
+        config = args.seg_config or default_seg_config()
+        seg_names = [n for n in (args.seg_only or DEFAULT_SEG) if n in names]
+        if config is None or not osp.isfile(config):
+            seg_note = f'segmentation skipped: demo config not found ({config})'
+            print(seg_note, flush=True)
+        else:
+            progress = Progress(len(seg_names) * len(args.seeds), 'seg')
+            seg = run_seg(seg_names, args.seeds, args.seg_iters, config, args.out, progress)
+            progress.close()
+            seg_note = (f'config `{osp.relpath(config, REPO)}`, {args.seg_iters} iterations, '
+                        f'seeds {args.seeds}')
+
+    command = 'python tools/analysis_tools/benchmark_upsamplers.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    lines = [f'# Upsampler benchmark\n', f'Command: `{command}`\n',
+             f'Environment: torch {env["torch"]}, mmfeatup ops backend **{env["ops_backend"]}**, '
+             f'{env["threads"]} torch threads, {env["cpu_count"]} CPUs, GPU: {env["cuda"]}, '
+             f'load average at start {env["load_average"]} (timings of a shared CPU are noisy), '
+             f'{env["date"]}.\n', '## Cost\n', *cost_table(cost), '']
+    if recon or seg:
+        lines += ['## Quality\n',
+                  f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px crops, '
+                  f'{args.iters} training steps x batch {args.recon_batch} per seed, seeds '
+                  f'{args.seeds}, held-out photos `{args.photos}/heldout`, {args.views} views each '
+                  '(same views for all). Segmentation: ' + (seg_note or 'not run') + '. '
+                  'Values: mean ± sample std over seeds.\n',
+                  *quality_table(names, recon, seg), '']
+    report = '\n'.join(lines)
+    with open(osp.join(args.out, 'results.md'), 'w') as f:
+        f.write(report)
+    with open(osp.join(args.out, 'results.json'), 'w') as f:
+        json.dump(dict(env=env, command=command, cost=cost, recon=recon, seg=seg), f, indent=1,
+                  default=str)
+    plotted = plot(osp.join(args.out, 'speed_vs_quality.png'), cost, recon, seg)
+    print(report)
+    print(f'results: {osp.join(args.out, "results.md")}'
+          + (f', plot: {osp.join(args.out, "speed_vs_quality.png")}' if plotted else ''))
+    return dict(cost=cost, recon=recon, seg=seg, env=env)
+
+
+if __name__ == '__main__':
+    main()

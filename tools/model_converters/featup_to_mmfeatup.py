@@ -1,0 +1,70 @@
+"""Convert the FeatUp authors' JBU checkpoints to a plain mmfeatup ``JBUStack`` state dict.
+
+Accepts a whole Lightning checkpoint (``{'state_dict': {'upsampler.up1.range_temp': ...,
+'downsampler.*', 'scale_net.*', 'model.*'}}``), a hub model's state dict, or an
+already plain JBUStack state dict. Writes ``{'up1.range_temp': ..., 'fixup_proj.1.bias': ...}``
+which ``JBUStack(feat_dim).load_state_dict`` accepts unchanged.
+
+Example::
+
+    python tools/model_converters/featup_to_mmfeatup.py \
+        dino16_jbu_stack_cocostuff.ckpt work_dirs/jbu_dino16.pth --allow-pickle
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('src', help='authors\' checkpoint (.ckpt / .pth)')
+    parser.add_argument('dst', help='output file with the plain JBUStack state dict')
+    parser.add_argument('--prefix', default=None,
+                        help='prefix of the upsampler keys (default: try "upsampler.", '
+                        '"module.upsampler.", "model.upsampler.", then none)')
+    parser.add_argument('--allow-pickle', action='store_true',
+                        help='load with torch.load(weights_only=False); only for files you '
+                        'trust (Lightning checkpoints may pickle config objects)')
+    return parser.parse_args(argv)
+
+
+def load_checkpoint(path: str, allow_pickle: bool = False) -> Dict[str, Any]:
+    """``torch.load`` on CPU; weights-only unless ``allow_pickle``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'src: no such checkpoint file: {path}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+    except pickle.UnpicklingError as error:
+        raise RuntimeError(f'src: {path} holds more than tensors and cannot be loaded '
+                           f'weights-only; rerun with --allow-pickle if you trust it '
+                           f'({str(error).splitlines()[0]})') from None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
+    args = parse_args(argv)
+    from mmfeatup.models.upsamplers import JBUStack
+    from mmfeatup.utils import convert_featup_state_dict, infer_jbu_config
+
+    checkpoint = load_checkpoint(args.src, args.allow_pickle)
+    state_dict = convert_featup_state_dict(checkpoint, prefix=args.prefix)
+    config = infer_jbu_config(state_dict)
+    JBUStack(**config).load_state_dict(state_dict, strict=True)  # proves it loads
+    folder = os.path.dirname(os.path.abspath(args.dst))
+    os.makedirs(folder, exist_ok=True)
+    torch.save(state_dict, args.dst)
+    print(f'wrote {len(state_dict)} tensors to {args.dst}; load with '
+          f'JBUStack({config["feat_dim"]}) (inferred {config})')
+    return state_dict
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except (FileNotFoundError, RuntimeError, ValueError) as error:
+        sys.exit(f'error: {error}')
