@@ -52,7 +52,7 @@ def make_extensions():
                      glob.glob(os.path.join(csrc, 'pytorch', 'cpu', '*.cpp')))
     include_dirs = [os.path.abspath(os.path.join(csrc, 'common'))]
     # -fopenmp: at::parallel_for is header-inlined and uses OpenMP like torch itself.
-    extra_compile_args = {'cxx': ['-O3', '-std=c++20', '-fopenmp']}
+    extra_compile_args = {'cxx': ['-O3', '-g0', '-std=c++20', '-fopenmp']}
     extra_link_args = ['-fopenmp']
     define_macros = []
     if cuda_requested():

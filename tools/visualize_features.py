@@ -33,7 +33,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='image | low-res features | upsampled features (shared PCA) in one PNG')
-    parser.add_argument('image', help='image path or a named offline sample, e.g. skimage:astronaut')
+    parser.add_argument('image',
+                        help='image path or a named offline sample, e.g. skimage:astronaut')
     parser.add_argument('--out', default='work_dirs/visualize/features.png', help='output PNG')
     parser.add_argument('--featurizer', default='efficientnet_lite0_s16',
                         help='featurizer preset (efficientnet_lite0_s16, efficientnet_lite0_s32) '

@@ -4,6 +4,7 @@
 # Run it with `python tools/demo.py` (builds the dataset, trains, evaluates, draws a PNG)
 # or `python tools/train.py configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`.
 _base_ = ['../segformer/segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py']
+custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.engine'], allow_failed_imports=False)
 
 data_root = 'data/ade_demo'
 crop_size = (128, 128)
@@ -75,3 +76,4 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook', draw=False))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
+custom_hooks = [dict(type='ProgressBarHook')]

@@ -31,8 +31,24 @@ def _as_bchw(features: Tensor, name: str) -> Tensor:
 
 
 def _pixels(features: Tensor) -> Tensor:
-    """``[B, C, H, W]`` -> ``[B*H*W, C]`` in float64."""
-    return features.detach().permute(0, 2, 3, 1).reshape(-1, features.shape[1]).double().cpu()
+    """``[B, C, H, W]`` -> ``[B*H*W, C]`` (a view where possible), detached, on CPU."""
+    return features.detach().cpu().permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+
+
+def _sample_pixels(maps: Sequence[Tensor], max_samples: int, seed: int) -> Tensor:
+    """At most ``max_samples`` pixels ``[N, C]`` (float64), each map sampled in
+    proportion to its pixel count, with a private generator."""
+    counts = [m.shape[0] * m.shape[2] * m.shape[3] for m in maps]
+    total = sum(counts)
+    generator = torch.Generator().manual_seed(seed)
+    chunks = []
+    for m, count in zip(maps, counts):
+        pixels = _pixels(m)
+        if total > max_samples:
+            keep = max(1, (count * max_samples) // total)
+            pixels = pixels[torch.randperm(count, generator=generator)[:keep]]
+        chunks.append(pixels.double())
+    return torch.cat(chunks)
 
 
 def fit_joint_pca(features: Sequence[Tensor],
@@ -62,10 +78,7 @@ def fit_joint_pca(features: Sequence[Tensor],
     num_channels = channels.pop()
     if not 1 <= n_components <= num_channels:
         raise ValueError(f'n_components must be in [1, {num_channels}], got {n_components}')
-    pixels = torch.cat([_pixels(m) for m in maps])
-    if pixels.shape[0] > max_samples:
-        generator = torch.Generator().manual_seed(seed)
-        pixels = pixels[torch.randperm(pixels.shape[0], generator=generator)[:max_samples]]
+    pixels = _sample_pixels(maps, max_samples, seed)
     mean = pixels.mean(0)
     centered = pixels - mean
     covariance = centered.T @ centered / max(pixels.shape[0] - 1, 1)
@@ -102,7 +115,8 @@ def pca_to_rgb(features: Sequence[Tensor],
         pca = fit_joint_pca(maps, 3, max_samples)
     if pca.components.shape[1] != 3:
         raise ValueError(f'pca must have 3 components for RGB, got {pca.components.shape[1]}')
-    projected = [(_pixels(m) - pca.mean) @ pca.components for m in maps]
+    mean, components = pca.mean.float(), pca.components.float()
+    projected = [(_pixels(m).float() - mean) @ components for m in maps]
     pooled = torch.cat(projected)
     if pooled.shape[0] > max_samples:
         step = -(-pooled.shape[0] // max_samples)

@@ -366,10 +366,10 @@ def default_seg_config() -> Optional[str]:
     return found[0] if found else None
 
 
-def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str):
+def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str, data_root: str):
     """The demo config with the neck's upsampler replaced and a fixed short schedule."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(base)
+    from mmfeatup.engine import load_config  # resolves mmseg:: bases without pkg_resources
+    cfg = load_config(base)
     neck = cfg.model.get('neck')
     if neck is None or 'upsampler' not in neck:
         raise ValueError(f'{base}: model.neck.upsampler not found; not a FeatUpNeck config')
@@ -389,6 +389,13 @@ def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str):
         evaluators = list(evaluators) + [metric]
     cfg.val_evaluator = evaluators
     cfg.log_level = 'WARNING'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader) is None:
+            continue
+        cfg[loader].num_workers = 0  # in-process, no worker processes per run
+        cfg[loader].persistent_workers = False
+        cfg[loader].dataset.data_root = data_root
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'ProgressBarHook']
     imports = cfg.get('custom_imports', dict(imports=[], allow_failed_imports=False))
     if 'mmfeatup.evaluation' not in imports['imports']:
         imports['imports'] = list(imports['imports']) + ['mmfeatup.evaluation']
@@ -396,8 +403,16 @@ def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str):
     return cfg
 
 
+def ensure_demo_dataset(data_root: str) -> str:
+    """The demo dataset root; runs ``make_demo_dataset.py`` when it is missing."""
+    if not osp.isdir(osp.join(data_root, 'images', 'validation')):
+        script = osp.join(REPO, 'tools', 'dataset_converters', 'make_demo_dataset.py')
+        subprocess.run([sys.executable, script, '--out', data_root], check=True)
+    return data_root
+
+
 def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str, out: str,
-            progress: Progress) -> Dict[str, Dict[str, Any]]:
+            data_root: str, progress: Progress) -> Dict[str, Dict[str, Any]]:
     """Train/validate the demo segmentor once per upsampler and seed."""
     from mmengine.logging import MMLogger
     from mmengine.runner import Runner
@@ -410,7 +425,8 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
         entry: Dict[str, Any] = dict(mIoU=[], bF=[], seconds=[], seeds=[])
         for seed in seeds:
             try:
-                cfg = seg_config(config, name, seed, iters, osp.join(out, 'seg', name, f'seed{seed}'))
+                cfg = seg_config(config, name, seed, iters, osp.join(out, 'seg', name, f'seed{seed}'),
+                                 ensure_demo_dataset(data_root))
                 start = time.perf_counter()
                 with open(os.devnull, 'w') as sink, contextlib.redirect_stdout(sink):
                     runner = Runner.from_cfg(cfg)
@@ -561,11 +577,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
                         help='folder with train/ and heldout/ photos (made when missing)')
     parser.add_argument('--seg-config', default=None, help='default: configs/demo/*.py')
+    parser.add_argument('--seg-data-root', default=osp.join(REPO, 'data', 'ade_demo'),
+                        help='the demo dataset (made when missing)')
     parser.add_argument('--seg-iters', type=int, default=60, help='training iterations per seg run')
     parser.add_argument('--seg-only', nargs='+', default=None,
                         help=f'upsamplers of the seg runs (default {" ".join(DEFAULT_SEG)})')
     parser.add_argument('--only', nargs='+', default=None, help='benchmark only these upsamplers')
     parser.add_argument('--skip', nargs='+', default=[], help='leave these upsamplers out')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch\'s choice; 1 avoids OpenMP '
+                        'spin contention on a shared, loaded CPU)')
     parser.add_argument('--out', default=osp.join(REPO, 'work_dirs', 'benchmark_upsamplers'))
     return parser.parse_args(argv)
 
@@ -582,6 +603,8 @@ def select_names(only: Optional[Sequence[str]], skip: Iterable[str]) -> List[str
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     names = select_names(args.only, args.skip)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     devices = [torch.device('cpu')] if args.device in ('auto', 'cpu') else []
     if args.device in ('auto', 'cuda') and torch.cuda.is_available():
@@ -618,7 +641,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             print(seg_note, flush=True)
         else:
             progress = Progress(len(seg_names) * len(args.seeds), 'seg')
-            seg = run_seg(seg_names, args.seeds, args.seg_iters, config, args.out, progress)
+            seg = run_seg(seg_names, args.seeds, args.seg_iters, config, args.out,
+                          osp.abspath(args.seg_data_root), progress)
             progress.close()
             seg_note = (f'config `{osp.relpath(config, REPO)}`, {args.seg_iters} iterations, '
                         f'seeds {args.seeds}')

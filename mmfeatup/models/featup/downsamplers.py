@@ -89,8 +89,11 @@ class SimpleDownsampler(_Downsampler):
         kernel_size (int, optional): window size (>= stride). Default: stride.
 
     Initialised to a box filter, i.e. :func:`area_downsample` when
-    ``kernel_size == stride``.
+    ``kernel_size == stride``. Linear and identical for every channel, so it
+    commutes with channel projections (``channelwise_linear``).
     """
+
+    channelwise_linear = True
 
     def __init__(self, stride: int, kernel_size: Optional[int] = None) -> None:
         super().__init__(stride, kernel_size)
@@ -122,6 +125,8 @@ class AttentionDownsampler(_Downsampler):
         dropout (float): dropout on the tap features before the logit layer.
             Default: 0.2.
     """
+
+    channelwise_linear = False
 
     def __init__(self, channels: int, stride: int, kernel_size: Optional[int] = None,
                  dropout: float = 0.2) -> None:

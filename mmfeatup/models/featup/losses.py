@@ -48,8 +48,11 @@ class SampledCRFLoss(nn.Module):
         col_d = (g[:, :, :, None] - g[:, :, None, :]).square().sum(1)  # [B, N, N]
         affinity = (self.w1 * torch.exp(-pos_d / (2 * self.alpha) - col_d / (2 * self.beta)) +
                     self.w2 * torch.exp(-pos_d / (2 * self.gamma)) - self.shift)
-        f = features[:, :, ys, xs]
-        feat_d = (f[:, :, :, None] - f[:, :, None, :]).square().sum(1)
+        f = features[:, :, ys, xs]  # [B, C, N]
+        sq = f.square().sum(1)  # [B, N]
+        # |fi - fj|^2 = |fi|^2 + |fj|^2 - 2 <fi, fj>, without a [B, C, N, N] tensor.
+        feat_d = (sq[:, :, None] + sq[:, None, :] -
+                  2 * torch.einsum('bcn,bcm->bnm', f, f)).clamp_min(0)
         return (affinity * feat_d).mean()
 
 

@@ -131,23 +131,27 @@ class FeatUpUpsamplerTrainer(BaseModel):
             with torch.no_grad():
                 image_j = apply_jitter(images01, params)
                 lr_j = self.featurizer(image_j)
-            hr_j = apply_jitter(hr, params)
             proj = (random_projection(batch, channels, self.proj_dim, device=lr.device)
                     if self.proj_dim else None)
-            pred = project(self.downsampler(hr_j, lr_j.shape[-2:]), proj)
+            if getattr(self.downsampler, 'channelwise_linear', False):
+                # project first: jitter and downsampler commute with it (cheaper).
+                hr_j_proj = apply_jitter(project(hr, proj), params)
+                pred = self.downsampler(hr_j_proj, lr_j.shape[-2:])
+            else:
+                hr_j = apply_jitter(hr, params)
+                hr_j_proj = project(hr_j, proj)
+                pred = project(self.downsampler(hr_j, lr_j.shape[-2:]), proj)
             target = project(lr_j, proj)
             if self.scale_net is not None:
                 rec = rec + uncertainty_loss(pred, target, self.scale_net(lr_j))
             else:
                 rec = rec + F.mse_loss(pred, target)
-            if view == 0 and (self.crf_weight > 0 or self.tv_weight > 0):
-                hr_j_proj = project(hr_j, proj)
-                if self.crf_weight > 0:
-                    losses['loss_crf'] = self.crf_weight * self.crf(
-                        self.featurizer.normalize(image_j), hr_j_proj)
-                if self.tv_weight > 0:
-                    losses['loss_tv'] = self.tv_weight * tv_loss(
-                        hr_j_proj.square().sum(1, keepdim=True))
+            if view == 0 and self.crf_weight > 0:
+                losses['loss_crf'] = self.crf_weight * self.crf(
+                    self.featurizer.normalize(image_j), hr_j_proj)
+            if view == 0 and self.tv_weight > 0:
+                losses['loss_tv'] = self.tv_weight * tv_loss(
+                    hr_j_proj.square().sum(1, keepdim=True))
         losses['loss_rec'] = rec / self.n_jitters
         return losses
 

@@ -202,7 +202,10 @@ class JBUStack(BaseUpsampler):
     reuses the last stage ``up{num_stages}`` for the extra steps, so the
     authors' four-stage weights serve any ratio. Targets needing fewer stages
     use the first ones. Each stage's guidance is the image average-pooled to
-    that stage's output size. The result gets the final residual
+    that stage's output size (``adaptive_avg_pool2d``, as the authors; where a
+    stage is larger than the image, the image is resized bilinearly instead).
+    The image must not be smaller than the feature map. The result gets the
+    final residual
     ``x + 0.1 * Conv1x1(Dropout2d(0.2)(x))``. Dropout makes ``eval()``
     mandatory at inference.
 

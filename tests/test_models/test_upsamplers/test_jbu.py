@@ -124,7 +124,7 @@ def test_x16_matches_spec_reference_eval():
         ref64 = spec_stack(sd64, source.double(), image.double(),
                            [(8, 8), (16, 16), (32, 32), (64, 64)])
     torch.testing.assert_close(out64, ref64, rtol=1e-5, atol=1e-9)
-    # the fixup terms are not negligible: dropping them changes the output
+    # the filter does something beyond the bicubic pre-upsampling
     assert rel_err(out, F.interpolate(source, (64, 64), mode='bicubic')) > 1e-3
 
 

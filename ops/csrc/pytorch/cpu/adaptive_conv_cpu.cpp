@@ -20,7 +20,8 @@ void forward_kernel(const T* in, const T* weights, T* out, int64_t batch, int64_
                     int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
-  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(width * taps * channels);
+  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> row(width * channels);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
@@ -47,7 +48,8 @@ void grad_weights_kernel(const T* grad, const T* in, T* grad_w, int64_t batch, i
                          int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
-  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(width * taps * channels);
+  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
       T* gw_b = grad_w + b * taps * plane + y * width;
@@ -70,7 +72,8 @@ void grad_input_kernel(const T* grad, const T* weights, T* grad_in, int64_t batc
                        int64_t channels, int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
-  at::parallel_for(0, batch * ph, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(pw * taps * channels);
+  at::parallel_for(0, batch * ph, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> row(pw * channels);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / ph, py = index % ph;

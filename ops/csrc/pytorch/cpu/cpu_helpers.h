@@ -1,20 +1,23 @@
 // Small contiguous-loop helpers for the CPU kernels (auto-vectorised at -O3).
 #pragma once
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cstdint>
 
 namespace mmfeatup {
 namespace cpu {
 
-// y[0:n] += a * x[0:n]
-template <typename T>
-inline void axpy(T* __restrict__ y, const T* __restrict__ x, T a, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];
+// Rows per at::parallel_for task so that each task has at least GRAIN_SIZE multiply-adds:
+// small problems stay on one thread (no OpenMP overhead), large ones use every thread.
+inline int64_t row_grain(int64_t work_per_row) {
+  return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, work_per_row));
 }
 
 // sum_k a[k] * b[k] with 8 independent partial sums (vectorisable without -ffast-math).
 template <typename T>
-inline T dot(const T* __restrict__ a, const T* __restrict__ b, int64_t n) {
+inline T dot_impl(const T* __restrict__ a, const T* __restrict__ b, int64_t n) {
   T partial[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
   int64_t k = 0;
   for (; k + 8 <= n; k += 8) {
@@ -25,6 +28,12 @@ inline T dot(const T* __restrict__ a, const T* __restrict__ b, int64_t n) {
   for (int u = 0; u < 8; ++u) sum += partial[u];
   return sum;
 }
+
+// y[0:n] += a * x[0:n] and sum_k a[k] * b[k]: defined in cpu_helpers.cpp (SIMD clones).
+void axpy(float* __restrict__ y, const float* __restrict__ x, float a, int64_t n);
+void axpy(double* __restrict__ y, const double* __restrict__ x, double a, int64_t n);
+float dot(const float* __restrict__ a, const float* __restrict__ b, int64_t n);
+double dot(const double* __restrict__ a, const double* __restrict__ b, int64_t n);
 
 // dst[c * stride + x] = src[x * channels + c] for one row: [width, channels] -> [channels, width].
 template <typename T, typename S>

@@ -26,7 +26,8 @@ void fused_kernel(const T* src, const T* keys, T tau, T sigma, T* out, int64_t b
       spatial[i * diameter + j] = spatial_weight<T>(i - radius, j - radius, radius, sigma);
     }
   }
-  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(width * taps * (channels + depth));
+  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> kernel(taps);
     std::vector<T> row(width * channels);
     for (int64_t index = begin; index < end; ++index) {

@@ -56,7 +56,8 @@ template <typename T>
 void forward_kernel(const T* keys, T tau, T* out, int64_t batch, int64_t depth, int64_t height,
                     int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter, plane = height * width;
-  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(width * taps * depth);
+  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> logits(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
@@ -81,7 +82,8 @@ void backward_kernel(const T* grad, const T* out, const T* keys, T tau, T* grad_
   std::vector<T> dlogits(batch * taps * plane);
   std::vector<T> direct(batch * plane * depth);
   std::vector<double> tau_rows(batch * height, 0.0);
-  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(width * taps * depth);
+  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> logits(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
@@ -114,7 +116,8 @@ void backward_kernel(const T* grad, const T* out, const T* keys, T tau, T* grad_
     }
   });
   // Neighbour term, gathered at each real pixel q over the padded positions reflecting onto it.
-  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = cpu::row_grain(width * taps * depth);
+  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> row(width * depth);
     int64_t pre_y[3], pre_x[3];
     for (int64_t index = begin; index < end; ++index) {

@@ -1,0 +1,45 @@
+# FeatUp JBUStack for frozen EfficientNet-Lite0 stride-16 features (112 ch), trained on
+# the offline photos (tools/dataset_converters/collect_photos.py) with multi-view
+# reconstruction. Sized for a 2-core CPU: 128x128 crops, batch 4.
+#   python tools/train_upsampler.py configs/featup/jbu_efficientnet-lite0-s16_photos-128.py
+_base_ = ['./_base_/featup_runtime.py']
+
+crop_size = 128
+data_root = 'data/photos'
+
+featurizer = dict(
+    type='Featurizer',
+    backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True, out_indices=(3, )),
+    stride=16, channels=112,
+    # EfficientNet-Lite input: (v - 127) / 128 on 0..255, here in 0..1 units.
+    mean=(127 / 255, 127 / 255, 127 / 255), std=(128 / 255, 128 / 255, 128 / 255),
+    channel_norm=True)
+
+model = dict(
+    type='FeatUpUpsamplerTrainer',
+    featurizer=featurizer,
+    upsampler=dict(type='JBUStack'),
+    downsampler=dict(type='simple', kernel_size=16),
+    n_jitters=5, max_pad=20, max_zoom=2.0, proj_dim=30,
+    predicted_uncertainty=True, crf_weight=0.001, tv_weight=0.0,
+    eval_views=10, eval_seed=0)
+
+train_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ImageFolderDataset', data_root=f'{data_root}/train',
+                 resize=crop_size, crop_size=crop_size, random_crop=True, flip_prob=0.5))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ImageFolderDataset', data_root=f'{data_root}/heldout',
+                 resize=crop_size, crop_size=crop_size, random_crop=False))
+val_evaluator = dict(type='ReconstructionMetric')
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
+val_cfg = dict(type='ValLoop')
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='NAdam', lr=1e-3))
+param_scheduler = []
+default_hooks = dict(checkpoint=dict(interval=100))

@@ -1,0 +1,87 @@
+"""The upsampler benchmark runs end to end on a tiny size and writes its outputs."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SCRIPT = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_upsamplers.py')
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('benchmark_upsamplers', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parse_size(bench):
+    assert bench.parse_size('14x14:224x200') == ((14, 14), (224, 200))
+    with pytest.raises(Exception, match='14x14:224x224'):
+        bench.parse_size('14:224')
+
+
+def test_fixed_ratio_upsamplers_get_their_ratio_or_a_clear_note(bench):
+    assert bench.upsampler_cfg('CARAFE', (4, 6), (16, 24)) == dict(type='CARAFE', scale_factor=4)
+    with pytest.raises(ValueError, match='integer ratio'):
+        bench.upsampler_cfg('CARAFE', (5, 5), (12, 12))
+    assert bench.upsampler_cfg('DySample', (5, 5), (12, 12))['scale_factor'] == 2
+
+
+def test_unknown_name_is_rejected(bench):
+    with pytest.raises(SystemExit, match='unknown upsampler'):
+        bench.select_names(['NoSuchUpsampler'], [])
+
+
+def test_tiny_cost_run_writes_table_plot_and_json(bench, tmp_path):
+    out = tmp_path / 'bench'
+    result = bench.main(['--sizes', '4x6:8x12', '5x5:12x12', '--channels', '4', '--repeats', '1',
+                         '--device', 'cpu', '--only', 'Bilinear', 'CARAFE', '--out', str(out)])
+    rows = {(r['name'], r['output']): r for r in result['cost']}
+    assert set(rows) == {('Bilinear', (8, 12)), ('CARAFE', (8, 12)), ('Bilinear', (12, 12)),
+                         ('CARAFE', (12, 12))}
+    assert 'integer ratio' in rows['CARAFE', (12, 12)]['note']
+    carafe, bilinear = rows['CARAFE', (8, 12)], rows['Bilinear', (8, 12)]
+    assert carafe['params'] > 0 and bilinear['params'] == 0
+    assert carafe['flops'] > bilinear['flops'] > 0
+    assert carafe['fwd_ms'] > 0 and carafe['fwdbwd_ms'] > 0 and carafe['peak_fwdbwd_mb'] > 0
+    text = (out / 'results.md').read_text()
+    assert '| CARAFE |' in text and 'ops backend' in text
+    assert (out / 'speed_vs_quality.png').stat().st_size > 1000
+    assert json.loads((out / 'results.json').read_text())['cost']
+
+
+@pytest.mark.slow
+def test_cost_only_run_covers_every_registered_upsampler(bench, tmp_path):
+    from mmfeatup.registry import UPSAMPLERS
+    out = tmp_path / 'bench'
+    result = bench.main(['--sizes', '4x6:8x12', '5x5:12x12', '--channels', '4', '--repeats', '1',
+                         '--device', 'cpu', '--out', str(out)])
+    names = sorted(UPSAMPLERS.module_dict)
+    rows = result['cost']
+    assert sorted({r['name'] for r in rows}) == names
+    assert len(rows) == 2 * len(names)
+    for row in rows:
+        if 'note' in row:  # only fixed-ratio modules may refuse, and only the x2.4 size
+            assert UPSAMPLERS.get(row['name']).integer_ratio_only
+            assert row['output'] == (12, 12)
+            continue
+        assert row['fwd_ms'] > 0 and row['fwdbwd_ms'] > 0
+        assert row['params'] >= 0 and row['peak_fwdbwd_mb'] >= 0
+    assert all(r.get('flops') is not None for r in rows if 'note' not in r), 'a trace failed'
+
+
+@pytest.mark.slow
+def test_tiny_recon_run_trains_and_scores(bench, tmp_path):
+    out = tmp_path / 'bench'
+    result = bench.main(['--sizes', '4x4:16x16', '--channels', '4', '--repeats', '1', '--device',
+                         'cpu', '--quality', 'recon', '--only', 'Bilinear', 'ResizeConv',
+                         '--iters', '1', '--seeds', '0', '1', '--views', '1', '--recon-crop', '64',
+                         '--recon-batch', '1', '--out', str(out)])
+    recon = result['recon']
+    assert len(recon['Bilinear']['rel_mse']) == 1  # parameter-free: scored once
+    assert len(recon['ResizeConv']['rel_mse']) == 2  # trained once per seed
+    assert all(v > 0 for v in recon['ResizeConv']['rel_mse'])
+    assert 'recon rel-MSE' in (out / 'results.md').read_text()
