@@ -69,7 +69,9 @@ def make_extensions():
         define_macros=define_macros,
         extra_compile_args=extra_compile_args,
         extra_link_args=extra_link_args)
-    return [ext], {'build_ext': BuildExtension.with_options(use_ninja=False)}
+    # ninja (when installed) gives incremental, parallel builds; torch falls back to
+    # setuptools' sequential compile without it.
+    return [ext], {'build_ext': BuildExtension.with_options(use_ninja=True)}
 
 
 ext_modules, cmdclass = make_extensions()

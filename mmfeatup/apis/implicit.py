@@ -150,7 +150,7 @@ def fit_implicit(image01: Tensor,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if log_interval and (step + 1) % log_interval == 0:
             print(f'step {step + 1}/{steps} loss {losses[-1]:.4f} '
                   f'({time.perf_counter() - start:.0f}s)', flush=True)

@@ -76,7 +76,7 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if log_interval and (step + 1) % log_interval == 0:
             print(f'iter {step + 1}/{iters} loss {losses[-1]:.4f} '
                   f'({time.perf_counter() - start:.0f}s)', flush=True)

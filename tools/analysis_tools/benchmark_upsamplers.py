@@ -376,11 +376,14 @@ def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str, data_
     neck.upsampler = dict(type=name)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed, deterministic=False)
+    original = int(cfg.train_cfg.get('max_iters', iters))
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
     schedulers = cfg.get('param_scheduler') or []
+    factor = iters / max(1, original)
     for sched in [schedulers] if isinstance(schedulers, dict) else schedulers:
-        if 'end' in sched:  # squeeze the schedule into the short run
-            sched['end'] = min(sched['end'], iters)
+        if 'end' in sched:  # squeeze the schedule proportionally into the short run
+            sched['end'] = max(1, round(sched['end'] * factor))
+            sched['begin'] = min(round(sched.get('begin', 0) * factor), sched['end'] - 1)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10**9, save_last=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(1, iters // 2))
     metric = dict(type='BoundaryFScore')

@@ -51,6 +51,11 @@ class FeatUpNeck(BaseModule):
             of the image ``H x W``. Default: None, i.e. the size of the largest
             input level.
         image_channels (int): channels of the input image. Default: 3.
+        scale_factors (Sequence[float], optional): one ratio per ``in_index``
+            level, given to that level's upsampler as ``scale_factor`` (fixed-ratio
+            upsamplers such as CARAFE, Deconv and PixelShuffle are built for one
+            ratio; for MiT/ResNet levels 1-3 upsampled to level 0: ``[2, 4, 8]``).
+            The output grid is still :meth:`output_size`. Default: None.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -61,6 +66,7 @@ class FeatUpNeck(BaseModule):
                  guidance: Guidance = 'image',
                  output_stride: Optional[int] = None,
                  image_channels: int = 3,
+                 scale_factors: Optional[Sequence[float]] = None,
                  init_cfg: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(in_channels, int) or len(in_channels) == 0:
@@ -93,12 +99,16 @@ class FeatUpNeck(BaseModule):
             raise ValueError(f"guidance must be 'image', a level index or None, got {guidance!r}")
         self.guidance = guidance
 
+        if scale_factors is not None and len(scale_factors) != len(self.in_index):
+            raise ValueError(f'scale_factors needs one ratio per in_index level '
+                             f'({len(self.in_index)}), got {list(scale_factors)}')
         upsampler = dict(type='JBUStack') if upsampler is None else upsampler
         self.upsampler_cfg = upsampler
         self.upsamplers = nn.ModuleList()
-        for level in self.in_index:
+        for position, level in enumerate(self.in_index):
+            extra = {} if scale_factors is None else dict(scale_factor=scale_factors[position])
             module = build_upsampler(upsampler, in_channels=self.in_channels[level],
-                                     guidance_channels=guidance_channels)
+                                     guidance_channels=guidance_channels, **extra)
             out_channels = getattr(module, 'out_channels', self.in_channels[level])
             if out_channels != self.in_channels[level]:
                 raise ValueError(f'upsampler {upsampler.get("type")!r} changes the channels of '

@@ -274,7 +274,8 @@ def reassemble(source: Tensor, kernels: Tensor, kernel_size: int) -> Tensor:
     for i in range(kernel_size):
         band = padded.index_select(2, rows + i)
         for j in range(kernel_size):
-            term = kernels[:, i * kernel_size + j:i * kernel_size + j + 1] * band.index_select(3, cols + j)
+            tap = i * kernel_size + j
+            term = kernels[:, tap:tap + 1] * band.index_select(3, cols + j)
             out = term if out is None else out + term
     return out
 

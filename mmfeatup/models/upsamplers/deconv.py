@@ -1,4 +1,7 @@
-"""Transposed convolution ("deconvolution"), bilinear-initialised as in FCN (Long et al., CVPR 2015)."""
+"""Transposed convolution ("deconvolution"), bilinear-initialised as in FCN.
+
+Long et al., "Fully Convolutional Networks for Semantic Segmentation", CVPR 2015.
+"""
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,7 @@
-"""FADE: Fusing the Assets of Decoder and Encoder for task-agnostic upsampling (Lu et al., ECCV 2022)."""
+"""FADE: Fusing the Assets of Decoder and Encoder for task-agnostic upsampling.
+
+Lu et al., ECCV 2022.
+"""
 from __future__ import annotations
 
 from typing import Optional

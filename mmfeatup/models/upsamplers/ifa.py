@@ -62,8 +62,38 @@ class IFAUpsampler(BaseUpsampler):
 
     def relative_positions(self, out_len: int, in_len: int, index: Tensor, like: Tensor) -> Tensor:
         """Offset of each output point from its cell centre, in ``[-1, 1]`` cell units."""
-        pos = (torch.arange(out_len, device=like.device, dtype=like.dtype) + 0.5) * (in_len / out_len)
+        pos = torch.arange(out_len, device=like.device, dtype=like.dtype)
+        pos = (pos + 0.5) * (in_len / out_len)
         return 2 * (pos - (index.to(like.dtype) + 0.5))
+
+    def query(self, source: Tensor, coords: Tensor) -> Tensor:
+        """Features at arbitrary continuous points.
+
+        Args:
+            source (Tensor): ``[B, C, h, w]``.
+            coords (Tensor): ``[B, N, 2]`` points ``(y, x)`` in ``[-1, 1]``
+                (``align_corners=False`` convention: -1 and 1 are the outer edges).
+
+        Returns:
+            Tensor: ``[B, C, N]``.
+        """
+        if source.dim() != 4 or source.shape[1] != self.in_channels:
+            raise ValueError(f'source must be [B, {self.in_channels}, h, w], '
+                             f'got {tuple(source.shape)}')
+        if coords.dim() != 3 or coords.shape[-1] != 2 or coords.shape[0] != source.shape[0]:
+            raise ValueError(f'coords must be [B, N, 2] with B={source.shape[0]}, '
+                             f'got {tuple(coords.shape)}')
+        height, width = source.shape[-2:]
+        pos_y = (coords[..., 0].to(source.dtype) + 1) * (height / 2)
+        pos_x = (coords[..., 1].to(source.dtype) + 1) * (width / 2)
+        row = pos_y.floor().long().clamp(0, height - 1)
+        col = pos_x.floor().long().clamp(0, width - 1)
+        rel = torch.stack((2 * (pos_y - row - 0.5), 2 * (pos_x - col - 0.5)), dim=1)  # [B, 2, N]
+        pos = torch.stack([self.encode_positions(r) for r in rel])  # [B, P, N]
+        feats = self.feature_proj(source).flatten(2)  # [B, hidden, h*w]
+        index = (row * width + col).unsqueeze(1).expand(-1, feats.shape[1], -1)
+        hidden = feats.gather(2, index) + self.position_proj(pos.unsqueeze(-1)).squeeze(-1)
+        return self.mlp(hidden.unsqueeze(-1)).squeeze(-1)
 
     def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
         height, width = source.shape[-2:]

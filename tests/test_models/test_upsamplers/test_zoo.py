@@ -1,4 +1,7 @@
-"""Contract tests for EVERY registered upsampler (enumerates UPSAMPLERS, so later additions are covered)."""
+"""Contract tests for EVERY registered upsampler.
+
+They enumerate UPSAMPLERS, so later additions are covered.
+"""
 import importlib
 from typing import Optional
 
@@ -26,7 +29,8 @@ def inputs(size, guidance_channels: int = 3, guidance_size: Optional[tuple] = No
            dtype=torch.float32, source_size: tuple = SOURCE):
     gen = torch.Generator().manual_seed(1)
     source = torch.randn(2, CHANNELS, *source_size, generator=gen, dtype=dtype)
-    guidance = torch.rand(2, guidance_channels, *(guidance_size or size), generator=gen, dtype=dtype)
+    guidance = torch.rand(2, guidance_channels, *(guidance_size or size), generator=gen,
+                          dtype=dtype)
     return source, guidance
 
 
@@ -235,3 +239,20 @@ def test_carafe_agrees_with_mmcv_carafepack():
     source = torch.randn(2, CHANNELS, *SOURCE, device='cuda')
     with torch.no_grad():
         assert torch.allclose(ours(source, output_size=(10, 14)), ref(source), atol=1e-5)
+
+
+def test_ifa_queries_any_points_consistently_with_the_grid():
+    model = build('IFA').eval()
+    source = torch.randn(2, CHANNELS, *SOURCE)
+    size = (13, 19)
+    with torch.no_grad():
+        grid = model(source, output_size=size)
+        ys = (torch.arange(size[0]) + 0.5) / size[0] * 2 - 1
+        xs = (torch.arange(size[1]) + 0.5) / size[1] * 2 - 1
+        coords = torch.stack(torch.meshgrid(ys, xs, indexing='ij'), -1)
+        coords = coords.view(1, -1, 2).repeat(2, 1, 1)
+        points = model.query(source, coords)
+    assert points.shape == (2, CHANNELS, size[0] * size[1])
+    assert torch.allclose(points.view_as(grid), grid, atol=1e-5)
+    with pytest.raises(ValueError, match='coords'):
+        model.query(source, coords[..., :1])

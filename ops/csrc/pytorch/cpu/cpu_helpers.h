@@ -1,18 +1,18 @@
 // Small contiguous-loop helpers for the CPU kernels (auto-vectorised at -O3).
 #pragma once
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cstdint>
 
 namespace mmfeatup {
 namespace cpu {
 
-// Rows per at::parallel_for task so that each task has at least GRAIN_SIZE multiply-adds:
-// small problems stay on one thread (no OpenMP overhead), large ones use every thread.
+// Rows per at::parallel_for task so that each task has at least kGrainSize multiply-adds
+// (ATen's GRAIN_SIZE): small problems stay on one thread (no OpenMP overhead), large ones
+// use every thread.
+constexpr int64_t kGrainSize = 32768;
 inline int64_t row_grain(int64_t work_per_row) {
-  return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, work_per_row));
+  return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, work_per_row));
 }
 
 // sum_k a[k] * b[k] with 8 independent partial sums (vectorisable without -ffast-math).

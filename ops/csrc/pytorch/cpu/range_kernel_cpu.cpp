@@ -116,7 +116,6 @@ void backward_kernel(const T* grad, const T* out, const T* keys, T tau, T* grad_
     }
   });
   // Neighbour term, gathered at each real pixel q over the padded positions reflecting onto it.
-  const int64_t grain = cpu::row_grain(width * taps * depth);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> row(width * depth);
     int64_t pre_y[3], pre_x[3];

@@ -1,0 +1,6 @@
+# SegFormer-B1 + CARAFE neck on ADE20K: CARAFE (content-aware reassembly), pure-PyTorch.
+# Same schedule, data and head as ../segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py;
+# only the neck's upsampler (and what guides it) changes.
+_base_ = ['../segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py']
+model = dict(neck=dict(upsampler=dict(_delete_=True, type='CARAFE'), guidance=None,
+                       scale_factors=[2, 4, 8]))  # fixed-ratio: x2, x4, x8 per level

@@ -1,0 +1,77 @@
+"""Every shipped config loads offline and builds a model that runs in tensor/loss/predict modes;
+every registered upsampler has a like-for-like SegFormer-B1 config."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+import mmfeatup.models  # noqa: F401
+from mmfeatup.engine import configure_device, load_config
+from mmfeatup.registry import MODELS, UPSAMPLERS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# the segmentation configs (configs/segformer/**, configs/demo/**); the per-upsampler
+# B1 variants build a larger model each and are marked slow
+MAIN_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'segformer', '*.py')) +
+                      glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')))
+UPSAMPLER_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'segformer', 'upsamplers', '*.py')))
+CONFIGS = MAIN_CONFIGS + UPSAMPLER_CONFIGS
+PARAMS = [pytest.param(c, id=osp.basename(c)) for c in MAIN_CONFIGS] + [
+    pytest.param(c, id=osp.basename(c), marks=pytest.mark.slow) for c in UPSAMPLER_CONFIGS]
+SIZE = 64
+
+init_default_scope('mmseg')
+
+
+def batch(num_classes, batch_size=2):
+    gen = torch.Generator().manual_seed(0)
+    inputs = [torch.randint(0, 256, (3, SIZE, SIZE), dtype=torch.uint8, generator=gen)
+              for _ in range(batch_size)]
+    samples = []
+    for _ in range(batch_size):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, num_classes, (1, SIZE, SIZE), generator=gen))
+        sample.set_metainfo(dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE)))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_configs_are_shipped():
+    names = {osp.relpath(c, osp.join(ROOT, 'configs')) for c in CONFIGS}
+    assert 'segformer/segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py' in names
+    assert 'segformer/segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py' in names
+    assert any(n.startswith('demo/') for n in names)
+
+
+def test_every_registered_upsampler_has_a_b1_config():
+    covered = {'JBUStack'}
+    for path in UPSAMPLER_CONFIGS:
+        covered.add(load_config(path).model.neck.upsampler.type)
+    missing = sorted(set(UPSAMPLERS.module_dict) - covered)
+    assert not missing, f'no SegFormer-B1 config for upsamplers {missing}'
+
+
+@pytest.mark.parametrize('path', PARAMS)
+def test_config_builds_and_runs(path):
+    cfg = load_config(path)
+    assert cfg.custom_imports['imports'][0] == 'mmfeatup.models'
+    assert cfg.model.backbone.get('init_cfg') is None  # nothing is fetched at run time
+    configure_device(cfg)  # SyncBN -> BN on CPU
+    cfg.model.data_preprocessor.size = (SIZE, SIZE)
+    cfg.model.test_cfg = dict(mode='whole')
+    model = MODELS.build(cfg.model)
+    num_classes = cfg.model.decode_head.num_classes
+    data = model.data_preprocessor(batch(num_classes), training=True)
+    logits = model(data['inputs'], mode='tensor')
+    assert logits.shape == (2, num_classes, SIZE // 4, SIZE // 4)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['decode.loss_ce'])
+    model.eval()
+    with torch.no_grad():
+        preds = model.test_step(batch(num_classes, 1))
+    assert preds[0].pred_sem_seg.data.shape == (1, SIZE, SIZE)
