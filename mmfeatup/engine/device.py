@@ -87,7 +87,9 @@ def configure_device(cfg: Config, launcher: str = 'none') -> Config:
         env_cfg = cfg.get('env_cfg') or {}
         env_cfg['dist_cfg'] = dict(backend='gloo')
         cfg.env_cfg = env_cfg
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+            find_unused_parameters=bool(cfg.get('find_unused_parameters', False)))
     return cfg
 
 

@@ -70,6 +70,7 @@ def adam_steps(runner):
     return sorted({int(s['step']) for s in state.values() if 'step' in s})
 
 
+@pytest.mark.slow
 def test_runner_trains_two_iterations_and_validates(demo_root, tmp_path):
     cfg = small_cfg(demo_root, str(tmp_path))
     configure_device(cfg)
@@ -82,6 +83,7 @@ def test_runner_trains_two_iterations_and_validates(demo_root, tmp_path):
         assert 0.0 <= metrics[key] <= 100.0, (key, metrics)
 
 
+@pytest.mark.slow
 def test_resume_continues_iteration_and_optimizer_state(demo_root, tmp_path):
     allow_full_checkpoint_loading()
     _RecordStartHook.records.clear()

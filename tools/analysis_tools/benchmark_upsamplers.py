@@ -65,6 +65,8 @@ Size = Tuple[int, int]
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Default upsamplers of the (expensive) segmentation comparison.
 DEFAULT_SEG = ('Bilinear', 'JBUStack', 'SAPA', 'FADE', 'DySample')
+#: Quality runs start with these (the issue's targets), so a run cut short still has them.
+PRIORITY = ('Bilinear', 'JBUStack')
 
 
 # ----------------------------------------------------------------------------------------------
@@ -325,12 +327,13 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
 
 def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root: str,
               featurizer: str, crop: int, views: int, batch: int, stride: int,
-              progress: Progress) -> Dict[str, Dict[str, Any]]:
+              progress: Progress, results: Optional[Dict[str, Dict[str, Any]]] = None,
+              on_update: Callable[[], None] = lambda: None) -> Dict[str, Dict[str, Any]]:
     """Train (same budget, same seeds) and score every upsampler on held-out photos."""
     from mmfeatup.apis import evaluate_reconstruction, train_upsampler
     train_dir, heldout_dir = ensure_photos(photo_root)
     grid = crop // stride
-    results: Dict[str, Dict[str, Any]] = {}
+    results = {} if results is None else results
     for name in names:
         entry: Dict[str, Any] = dict(rel_mse=[], cos=[], seconds=[], seeds=[])
         try:
@@ -354,6 +357,7 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
         entry['trained'] = bool(entry['seeds']) and has_params if 'error' not in entry else None
         results[name] = entry
         progress.step(f'recon {name}')
+        on_update()
     return results
 
 
@@ -415,7 +419,9 @@ def ensure_demo_dataset(data_root: str) -> str:
 
 
 def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str, out: str,
-            data_root: str, progress: Progress) -> Dict[str, Dict[str, Any]]:
+            data_root: str, progress: Progress,
+            results: Optional[Dict[str, Dict[str, Any]]] = None,
+            on_update: Callable[[], None] = lambda: None) -> Dict[str, Dict[str, Any]]:
     """Train/validate the demo segmentor once per upsampler and seed."""
     from mmengine.logging import MMLogger
     from mmengine.runner import Runner
@@ -423,9 +429,10 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
     import mmfeatup.evaluation  # noqa: F401  (registers BoundaryFScore)
     from mmfeatup.compat import allow_full_checkpoint_loading
     allow_full_checkpoint_loading()
-    results: Dict[str, Dict[str, Any]] = {}
+    results = {} if results is None else results
     for name in names:
         entry: Dict[str, Any] = dict(mIoU=[], bF=[], seconds=[], seeds=[])
+        results[name] = entry
         for seed in seeds:
             try:
                 cfg = seg_config(config, name, seed, iters, osp.join(out, 'seg', name, f'seed{seed}'),
@@ -445,7 +452,7 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
                 progress.step(f'seg {name} seed {seed} FAILED')
                 break
             progress.step(f'seg {name} seed {seed}')
-        results[name] = entry
+            on_update()
     return results
 
 
@@ -618,61 +625,71 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     print(f'upsamplers: {", ".join(names)}\nops backend: {env["ops_backend"]}, '
           f'torch {env["torch"]}, {env["threads"]} threads', flush=True)
 
+    command = 'python tools/analysis_tools/benchmark_upsamplers.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    cost: List[Dict[str, Any]] = []
+    recon: Dict[str, Any] = {}
+    seg: Dict[str, Any] = {}
+    notes = dict(seg='not run')
+
+    def save(final: bool = False) -> None:
+        """Write results.md/json now (after every step, so a cut-short run keeps its results)."""
+        lines = ['# Upsampler benchmark\n', f'Command: `{command}`\n',
+                 f'Environment: torch {env["torch"]}, mmfeatup ops backend '
+                 f'**{env["ops_backend"]}**, {env["threads"]} torch threads, {env["cpu_count"]} '
+                 f'CPUs, GPU: {env["cuda"]}, load average at start {env["load_average"]} (timings '
+                 f'of a shared CPU are noisy), {env["date"]}.'
+                 + ('' if final else ' **PARTIAL: still running.**') + '\n',
+                 '## Cost\n', *cost_table(cost), '']
+        if recon or seg:
+            lines += ['## Quality\n',
+                      f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px crops, '
+                      f'{args.iters} training steps x batch {args.recon_batch} per seed, seeds '
+                      f'{args.seeds}, held-out photos `{args.photos}/heldout`, {args.views} views '
+                      'each (same views for all). Segmentation: ' + notes['seg'] + '. '
+                      'Values: mean ± sample std over seeds.\n',
+                      *quality_table(names, recon, seg), '']
+        with open(osp.join(args.out, 'results.md'), 'w') as f:
+            f.write('\n'.join(lines))
+        with open(osp.join(args.out, 'results.json'), 'w') as f:
+            json.dump(dict(env=env, command=command, final=final, cost=cost, recon=recon,
+                           seg=seg), f, indent=1, default=str)
+        if final:
+            print('\n'.join(lines))
+
     jobs = [(n, s, c, d) for d in devices for s in args.sizes for c in args.channels for n in names]
     progress = Progress(len(jobs), 'cost')
-    cost = []
     for name, (source, output), channels, device in jobs:
         cost.append(measure_cost(name, source, output, channels, args.batch, device, args.repeats))
         progress.step(f'{name} {device.type}')
+        save()
     progress.close()
 
-    recon: Dict[str, Any] = {}
+    # the issue's targets first, so that a run cut short still has them
+    ordered = sorted(names, key=lambda n: (PRIORITY.index(n) if n in PRIORITY else len(PRIORITY),
+                                           n))
     if args.quality in ('recon', 'all'):
         progress = Progress(len(names), 'recon')
-        recon = run_recon(names, args.seeds, args.iters, args.photos, args.featurizer,
-                          args.recon_crop, args.views, args.recon_batch, args.featurizer_stride,
-                          progress)
+        run_recon(ordered, args.seeds, args.iters, args.photos, args.featurizer, args.recon_crop,
+                  args.views, args.recon_batch, args.featurizer_stride, progress, recon, save)
         progress.close()
 
-    seg: Dict[str, Any] = {}
-    seg_note = ''
     if args.quality in ('seg', 'all'):
         config = args.seg_config or default_seg_config()
-        seg_names = [n for n in (args.seg_only or DEFAULT_SEG) if n in names]
+        seg_names = [n for n in ordered if n in (args.seg_only or DEFAULT_SEG)]
         if config is None or not osp.isfile(config):
-            seg_note = f'segmentation skipped: demo config not found ({config})'
-            print(seg_note, flush=True)
+            notes['seg'] = f'skipped: demo config not found ({config})'
+            print(notes['seg'], flush=True)
         else:
+            notes['seg'] = (f'config `{osp.relpath(config, REPO)}`, {args.seg_iters} '
+                            f'iterations, seeds {args.seeds}')
             progress = Progress(len(seg_names) * len(args.seeds), 'seg')
-            seg = run_seg(seg_names, args.seeds, args.seg_iters, config, args.out,
-                          osp.abspath(args.seg_data_root), progress)
+            run_seg(seg_names, args.seeds, args.seg_iters, config, args.out,
+                    osp.abspath(args.seg_data_root), progress, seg, save)
             progress.close()
-            seg_note = (f'config `{osp.relpath(config, REPO)}`, {args.seg_iters} iterations, '
-                        f'seeds {args.seeds}')
 
-    command = 'python tools/analysis_tools/benchmark_upsamplers.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
-    lines = [f'# Upsampler benchmark\n', f'Command: `{command}`\n',
-             f'Environment: torch {env["torch"]}, mmfeatup ops backend **{env["ops_backend"]}**, '
-             f'{env["threads"]} torch threads, {env["cpu_count"]} CPUs, GPU: {env["cuda"]}, '
-             f'load average at start {env["load_average"]} (timings of a shared CPU are noisy), '
-             f'{env["date"]}.\n', '## Cost\n', *cost_table(cost), '']
-    if recon or seg:
-        lines += ['## Quality\n',
-                  f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px crops, '
-                  f'{args.iters} training steps x batch {args.recon_batch} per seed, seeds '
-                  f'{args.seeds}, held-out photos `{args.photos}/heldout`, {args.views} views each '
-                  '(same views for all). Segmentation: ' + (seg_note or 'not run') + '. '
-                  'Values: mean ± sample std over seeds.\n',
-                  *quality_table(names, recon, seg), '']
-    report = '\n'.join(lines)
-    with open(osp.join(args.out, 'results.md'), 'w') as f:
-        f.write(report)
-    with open(osp.join(args.out, 'results.json'), 'w') as f:
-        json.dump(dict(env=env, command=command, cost=cost, recon=recon, seg=seg), f, indent=1,
-                  default=str)
+    save(final=True)
     plotted = plot(osp.join(args.out, 'speed_vs_quality.png'), cost, recon, seg)
-    print(report)
     print(f'results: {osp.join(args.out, "results.md")}'
           + (f', plot: {osp.join(args.out, "speed_vs_quality.png")}' if plotted else ''))
     return dict(cost=cost, recon=recon, seg=seg, env=env)

@@ -177,8 +177,10 @@ class FeatUpUpsamplerTrainer(BaseModel):
         return results
 
     def forward(self, inputs: Union[Tensor, Sequence[Tensor]], data_samples: Any = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[Dict[str, float]], Tensor]:
-        """mmengine entry point: ``mode`` is ``'loss'``, ``'predict'`` or ``'tensor'``."""
+                mode: str = 'tensor',
+                **meta: Any) -> Union[Dict[str, Tensor], List[Dict[str, float]], Tensor]:
+        """mmengine entry point: ``mode`` is ``'loss'``, ``'predict'`` or ``'tensor'``;
+        other batch keys (``img_path``) are ignored."""
         images = self._stack(inputs)
         if mode == 'loss':
             return self.loss(images)
