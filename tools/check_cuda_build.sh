@@ -7,7 +7,8 @@
 #
 # Usage: tools/check_cuda_build.sh [python]   (default: .venv/bin/python)
 # Env:   CUDA_HOME (default /usr/local/cuda), TORCH_CUDA_ARCH_LIST (default "8.0;9.0"),
-#        KEEP_BUILD=1 keeps the build directory.
+#        KEEP_BUILD=1 keeps the build directory; MMFEATUP_CUDA_BUILD_DIR=<dir> builds in (and
+#        keeps) that directory, so a second run only recompiles changed sources (ninja).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,9 +35,15 @@ if [ ! -d "${CU13_INCLUDE}" ]; then
 fi
 export CPATH="${CU13_INCLUDE}${CPATH:+:${CPATH}}"
 
-BUILD_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mmfeatup-cuda-build.XXXXXX")"
-if [ "${KEEP_BUILD:-0}" != "1" ]; then
-  trap 'rm -rf "${BUILD_DIR}"' EXIT
+if [ -n "${MMFEATUP_CUDA_BUILD_DIR:-}" ]; then
+  BUILD_DIR="${MMFEATUP_CUDA_BUILD_DIR}"
+  mkdir -p "${BUILD_DIR}"
+  rm -rf "${BUILD_DIR}/lib"
+else
+  BUILD_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mmfeatup-cuda-build.XXXXXX")"
+  if [ "${KEEP_BUILD:-0}" != "1" ]; then
+    trap 'rm -rf "${BUILD_DIR}"' EXIT
+  fi
 fi
 
 echo "check_cuda_build: nvcc $("${CUDA_HOME}/bin/nvcc" --version | tail -n 2 | head -n 1)"

@@ -194,7 +194,7 @@ def main(argv=None) -> None:
     devices = ['cpu'] if args.device == 'cpu' else ['cuda'] if args.device == 'cuda' else (
         ['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads, dtype '
-          f'{args.dtype}, reps {args.reps}')
+          f'{args.dtype}, reps {args.reps}', flush=True)
     # The last two columns compare each backend with the extension (time and memory ratios).
     header = ('| device | op | shape | backend | fwd ms | fwd+bwd ms | peak MiB | '
               'fwd+bwd time / extension | peak MiB / extension |')
@@ -202,23 +202,22 @@ def main(argv=None) -> None:
     print('|---|---|---|---|---:|---:|---:|---:|---:|')
     for device in devices:
         for op in args.ops:
-            rows = {}
-            for backend in args.backends:
-                rows[backend] = run_case(op, backend, device, argv)
-            base = rows.get('extension')
-            for backend, row in rows.items():
+            base = None
+            for backend in args.backends:  # rows print as they finish (slow references)
+                row = run_case(op, backend, device, argv)
+                if backend == 'extension' and 'error' not in row:
+                    base = row
+                label = f'| {device} | {op} | {shape_label(op, args)} | {backend} |'
                 if 'error' in row:
-                    print(f'| {device} | {op} | {shape_label(op, args)} | {backend} | '
-                          f'{row["error"]} | | | | |')
+                    print(f'{label} {row["error"]} | | | | |', flush=True)
                     continue
                 speed = ratio = ''
-                if base and 'error' not in base:
+                if base is not None:
                     speed = f'{row["fwd_bwd_ms"] / base["fwd_bwd_ms"]:.1f}x'
                     if base['peak_mib'] > 0:
                         ratio = f'{row["peak_mib"] / base["peak_mib"]:.1f}x'
-                print(f'| {device} | {op} | {shape_label(op, args)} | {backend} | '
-                      f'{row["fwd_ms"]:.1f} | {row["fwd_bwd_ms"]:.1f} | {row["peak_mib"]:.0f} | '
-                      f'{speed} | {ratio} |', flush=True)
+                print(f'{label} {row["fwd_ms"]:.1f} | {row["fwd_bwd_ms"]:.1f} | '
+                      f'{row["peak_mib"]:.0f} | {speed} | {ratio} |', flush=True)
 
 
 if __name__ == '__main__':

@@ -246,20 +246,26 @@ def peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
     return _cpu_peak_bytes(fn)
 
 
-def time_ms(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn`` in milliseconds."""
+def time_ms(fn: Callable[[], Any], device: torch.device, repeats: int,
+            warmup: int = 1) -> Tuple[float, float]:
+    """Median wall time and median process CPU time of ``fn``, in milliseconds.
+
+    On a shared CPU the process CPU time (with ``--threads 1`` it is the compute
+    time of one core) is far less sensitive to other processes than wall time.
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+        walls.append(1000 * (time.perf_counter() - start))
+        cpus.append(1000 * (time.process_time() - start_cpu))
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure_cost(name: str, source_size: Size, output_size: Size, channels: int, batch: int,
@@ -292,14 +298,14 @@ def measure_cost(name: str, source_size: Size, output_size: Size, channels: int,
         src.grad = None
         model(src, guidance, output_size=output_size).sum().backward()
 
-    row['fwd_ms'] = time_ms(forward, device, repeats)  # the warm-up call validates inputs
+    row['fwd_ms'], row['fwd_cpu_ms'] = time_ms(forward, device, repeats)  # warm-up validates
     if device.type == 'cpu':
         row['flops'], row['uncounted'] = count_flops(model, source, guidance, output_size)
     else:
         row['flops'], row['uncounted'] = None, 'see CPU row'
     row['peak_fwd_mb'] = peak_bytes(forward, device) / 2**20
     model.train()
-    row['fwdbwd_ms'] = time_ms(forward_backward, device, repeats)
+    row['fwdbwd_ms'], row['fwdbwd_cpu_ms'] = time_ms(forward_backward, device, repeats)
     row['peak_fwdbwd_mb'] = peak_bytes(forward_backward, device) / 2**20
     model.eval()
     return row
@@ -477,7 +483,8 @@ def _pm(values: Sequence[float], digits: int) -> str:
 
 def cost_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
     lines = ['| upsampler | guidance | source -> output | C | B | device | params | GFLOPs | '
-             'fwd ms | fwd+bwd ms | peak MB fwd | peak MB fwd+bwd | not counted in FLOPs |',
+             'fwd ms (CPU ms) | fwd+bwd ms (CPU ms) | peak MB fwd | peak MB fwd+bwd | '
+             'not counted in FLOPs |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         size = f'{r["source"][0]}x{r["source"][1]} -> {r["output"][0]}x{r["output"][1]}'
@@ -488,8 +495,10 @@ def cost_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
         flops = None if r.get('flops') is None else r['flops'] / 1e9
         lines.append(
             f'| {r["name"]} | {r["guidance"]} | {size} | {r["channels"]} | {r["batch"]} | '
-            f'{r["device"]} | {r["params"]:,} | {_fmt(flops, 2)} | {_fmt(r["fwd_ms"])} | '
-            f'{_fmt(r["fwdbwd_ms"])} | {_fmt(r["peak_fwd_mb"])} | {_fmt(r["peak_fwdbwd_mb"])} | '
+            f'{r["device"]} | {r["params"]:,} | {_fmt(flops, 2)} | {_fmt(r["fwd_ms"])} '
+            f'({_fmt(r.get("fwd_cpu_ms"))}) | {_fmt(r["fwdbwd_ms"])} '
+            f'({_fmt(r.get("fwdbwd_cpu_ms"))}) | {_fmt(r["peak_fwd_mb"])} | '
+            f'{_fmt(r["peak_fwdbwd_mb"])} | '
             f'{r.get("uncounted", "-")} |')
     return lines
 
