@@ -35,6 +35,15 @@ class FeatUpNeck(BaseModule):
     image, or the guiding level's channels). Levels not in ``in_index`` pass
     through unchanged, so the neck returns as many maps as it receives.
 
+    Relation to stock SegFormer: ``SegformerHead`` applies conv1x1-BN-act per
+    level and then resizes every level to level 0; with this neck the resize
+    (now any upsampler) comes first and the head's resizes become identities.
+    With ``upsampler=dict(type='Bilinear')`` the model equals stock SegFormer
+    exactly when the head's per-level activation is the identity (eval mode;
+    linear maps commute with bilinear resizing, tested); with the stock ReLU
+    the head then sees full-resolution features, i.e. a different model, and
+    ``configs/segformer/upsamplers/*bilinear*`` is the like-for-like baseline.
+
     Args:
         in_channels (Sequence[int]): channels of every backbone level, finest
             first (as ``SegformerHead.in_channels``).
@@ -159,7 +168,8 @@ class FeatUpNeck(BaseModule):
             raise ValueError(f'FeatUpNeck: image must be [B, {self.image_channels}, H, W], '
                              f'got {tuple(image.shape)}')
 
-    def forward(self, inputs: Sequence[Tensor], image: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+    def forward(self, inputs: Sequence[Tensor],
+                image: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
         """Upsample the selected levels.
 
         Args:
