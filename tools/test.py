@@ -17,7 +17,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument('--out', type=str, help='dir to save the predicted label maps')
     parser.add_argument('--show', action='store_true', help='show prediction results')
-    parser.add_argument('--show-dir', help='dir to save painted images (under the work dir)')
+    parser.add_argument('--show-dir', help='dir to save painted images (relative paths are '
+                        'taken inside the work dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value (dotted keys)')
@@ -39,12 +40,14 @@ def trigger_visualization_hook(cfg, args) -> None:
                            '(SegVisualizationHook) in the config')
     hook = default_hooks['visualization']
     hook['draw'] = True
+    hook['interval'] = 1  # paint every test image, not every 50th
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
     if args.show_dir:
         visualizer = cfg.visualizer
-        visualizer['save_dir'] = args.show_dir
+        visualizer['save_dir'] = (args.show_dir if osp.isabs(args.show_dir) else
+                                  osp.join(cfg.work_dir, args.show_dir))
 
 
 def main() -> None:

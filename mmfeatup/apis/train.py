@@ -150,7 +150,8 @@ def evaluate_reconstruction(upsampler: Union[nn.Module, str],
     if isinstance(upsampler, str):
         mode = upsampler.lower()
         if mode not in ('bilinear', 'bicubic', 'nearest'):
-            raise ValueError(f'upsampler name must be bilinear, bicubic or nearest, got {upsampler!r}')
+            raise ValueError('upsampler name must be bilinear, bicubic or nearest, '
+                             f'got {upsampler!r}')
 
         def upsample_fn(lr: Tensor, image: Tensor) -> Tensor:
             kwargs = {} if mode == 'nearest' else dict(align_corners=False)

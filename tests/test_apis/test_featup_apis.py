@@ -27,7 +27,6 @@ def small(image, size):
     return F.interpolate(tensor, size=size, mode='area')[0]
 
 
-@pytest.mark.slow
 def test_train_upsampler_returns_trained_module(featurizer, photos, tmp_path):
     up = train_upsampler(dict(type='JBUStack'), featurizer, str(photos), iters=2, seed=0,
                          batch_size=1, crop_size=48, work_dir=str(tmp_path), n_jitters=1,

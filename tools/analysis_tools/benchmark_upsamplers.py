@@ -31,8 +31,9 @@ Examples::
 
     # cost only, the issue's setting (C=384, 14x14 -> 224x224, batch 1)
     python tools/analysis_tools/benchmark_upsamplers.py --quality none
-    # everything (defaults sized for a 2-core CPU, ~25 min)
-    nice python tools/analysis_tools/benchmark_upsamplers.py --quality all --out work_dirs/bench
+    # everything with the default budget (20 recon steps x 2 seeds per trained upsampler,
+    # 30 seg iterations x 2 seeds for bilinear and JBUStack): ~20-25 min on an idle 2-core CPU
+    OMP_NUM_THREADS=1 nice python tools/analysis_tools/benchmark_upsamplers.py --quality all --threads 1
     # a tiny end-to-end check
     python tools/analysis_tools/benchmark_upsamplers.py --sizes 4x4:16x16 --channels 8 \
         --quality recon --iters 1 --seeds 0 --views 1 --recon-crop 64 --only Bilinear JBUStack
@@ -64,7 +65,7 @@ from mmfeatup.registry import UPSAMPLERS, build_upsampler
 Size = Tuple[int, int]
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Default upsamplers of the (expensive) segmentation comparison.
-DEFAULT_SEG = ('Bilinear', 'JBUStack', 'SAPA', 'FADE', 'DySample')
+DEFAULT_SEG = ('Bilinear', 'JBUStack')
 #: Quality runs start with these (the issue's targets), so a run cut short still has them.
 PRIORITY = ('Bilinear', 'JBUStack')
 
@@ -384,6 +385,12 @@ def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str, data_
     if neck is None or 'upsampler' not in neck:
         raise ValueError(f'{base}: model.neck.upsampler not found; not a FeatUpNeck config')
     neck.upsampler = dict(type=name)
+    if UPSAMPLERS.get(name).integer_ratio_only or 'scale_factors' in neck:
+        # fixed-ratio upsamplers need one ratio per level; assumes the usual pyramid
+        # (level i has stride 4 * 2**i: MiT, ResNet) and the level-0 grid as output
+        if neck.get('output_stride') not in (None, 4):
+            raise ValueError(f'{name}: per-level ratios are only derived for output_stride=4')
+        neck.scale_factors = [2 ** level for level in neck.get('in_index', [1, 2, 3])]
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed, deterministic=False)
     original = int(cfg.train_cfg.get('max_iters', iters))
@@ -538,6 +545,8 @@ def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
     panels = [p for p in panels if any(p[1].get(n, {}).get(p[2]) for n in speed)]
     if not panels:
         panels = [('(no quality measured)', {}, '')]
+    from matplotlib.ticker import NullFormatter
+    colours = {name: plt.get_cmap('tab20')(i % 20) for i, name in enumerate(sorted(speed))}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, (title, data, key) in zip(axes[0], panels):
         for name, ms in speed.items():
@@ -545,9 +554,10 @@ def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
             if key and not values:
                 continue
             mean, std = mean_std(values) if values else (0.0, 0.0)
-            ax.errorbar(ms, mean, yerr=std, fmt='o', capsize=3)
+            ax.errorbar(ms, mean, yerr=std, fmt='o', capsize=3, color=colours[name])
             ax.annotate(name, (ms, mean), textcoords='offset points', xytext=(4, 4), fontsize=8)
         ax.set_xscale('log')
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(f'forward ms ({first["source"][0]}x{first["source"][1]} -> '
                       f'{first["output"][0]}x{first["output"][1]}, C={first["channels"]}, '
                       f'{first["device"]})')
@@ -583,14 +593,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='auto: CPU, and CUDA too when present')
     parser.add_argument('--repeats', type=int, default=5, help='timed repeats (median)')
     parser.add_argument('--quality', choices=['none', 'recon', 'seg', 'all'], default='none')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
                         help='training seeds of the quality runs')
-    parser.add_argument('--iters', type=int, default=40,
+    parser.add_argument('--iters', type=int, default=20,
                         help='training steps of every trained upsampler (recon)')
     parser.add_argument('--recon-batch', type=int, default=2, help='images per recon step')
     parser.add_argument('--recon-crop', type=int, default=112,
                         help='image side of recon training/eval (features: side/16)')
-    parser.add_argument('--views', type=int, default=4, help='held-out views per image (recon)')
+    parser.add_argument('--views', type=int, default=3, help='held-out views per image (recon)')
     parser.add_argument('--featurizer', default='efficientnet_lite0_s16')
     parser.add_argument('--featurizer-stride', type=int, default=16)
     parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
@@ -598,7 +608,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seg-config', default=None, help='default: configs/demo/*.py')
     parser.add_argument('--seg-data-root', default=osp.join(REPO, 'data', 'ade_demo'),
                         help='the demo dataset (made when missing)')
-    parser.add_argument('--seg-iters', type=int, default=60, help='training iterations per seg run')
+    parser.add_argument('--seg-iters', type=int, default=30, help='training iterations per seg run')
     parser.add_argument('--seg-only', nargs='+', default=None,
                         help=f'upsamplers of the seg runs (default {" ".join(DEFAULT_SEG)})')
     parser.add_argument('--only', nargs='+', default=None, help='benchmark only these upsamplers')

@@ -73,7 +73,8 @@ class _Downsampler(nn.Module):
             raise ValueError(f'stride must be >= 1, got {stride}')
         kernel_size = int(stride if kernel_size is None else kernel_size)
         if kernel_size < stride:
-            raise ValueError(f'kernel_size ({kernel_size}) must be >= the backbone stride ({stride})')
+            raise ValueError(f'kernel_size ({kernel_size}) must be >= the backbone '
+                             f'stride ({stride})')
         self.stride = int(stride)
         self.kernel_size = kernel_size
 

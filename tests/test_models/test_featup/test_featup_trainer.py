@@ -87,7 +87,6 @@ def _tiny_cfg(root, work_dir, max_iters):
     return cfg
 
 
-@pytest.mark.slow
 def test_runner_checkpoint_and_resume(tmp_path):
     allow_full_checkpoint_loading()
     root = tmp_path / 'imgs'

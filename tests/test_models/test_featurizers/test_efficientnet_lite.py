@@ -28,7 +28,8 @@ def test_odd_size_shapes(lite0):
 def test_pretrained_weights_loaded(lite0):
     state = torch.load(default_lite0_weights(), map_location='cpu', weights_only=True)
     assert torch.equal(lite0.stem[0].weight, state['_conv_stem.weight'])
-    assert torch.equal(lite0.blocks[10]._project_conv.weight, state['_blocks.10._project_conv.weight'])
+    assert torch.equal(lite0.blocks[10]._project_conv.weight,
+                       state['_blocks.10._project_conv.weight'])
 
 
 def test_registry_and_out_indices():

@@ -135,3 +135,15 @@ def test_level_finer_than_output_grid_raises():
                       guidance=None, output_stride=8)
     with pytest.raises(ValueError, match='finer than the output grid'):
         neck(feats, image)
+
+
+def test_scale_factors_build_fixed_ratio_upsamplers_per_level():
+    feats, image = pyramid()
+    neck = FeatUpNeck(CHANNELS, upsampler=dict(type='PixelShuffle'), guidance=None,
+                      scale_factors=[2, 4, 8])
+    assert [m.scale_factor for m in neck.upsamplers] == [2, 4, 8]
+    outs = neck(feats, image)
+    assert [tuple(o.shape[-2:]) for o in outs] == [(16, 16)] * 4
+    with pytest.raises(ValueError, match='one ratio per in_index level'):
+        FeatUpNeck(CHANNELS, upsampler=dict(type='PixelShuffle'), guidance=None,
+                   scale_factors=[2, 4])
