@@ -56,8 +56,10 @@ if [ -z "${so}" ]; then
   echo "check_cuda_build: FAILED, no _ext*.so produced" >&2
   exit 1
 fi
-# The CUDA kernels must be in the library: look for a CUDA kernel symbol.
-if ! nm -C "${so}" | grep -q 'range_kernel_forward_cuda'; then
+# The CUDA kernels must be in the library: look for a CUDA entry point among the defined
+# symbols (written to a file first: `nm | grep -q` under pipefail fails on SIGPIPE).
+nm -C --defined-only "${so}" > "${BUILD_DIR}/symbols.txt"
+if ! grep 'range_kernel_forward_cuda' "${BUILD_DIR}/symbols.txt" > /dev/null; then
   echo "check_cuda_build: FAILED, ${so} has no CUDA kernels" >&2
   exit 1
 fi
