@@ -34,7 +34,7 @@ demo: ext
 	$(PY) tools/demo.py
 
 test: ext
-	$(PY) -m pytest tests
+	MMFEATUP_REQUIRE_EXT=1 $(PY) -m pytest tests
 
 test-fast: ext
 	$(PY) -m pytest tests -m "not slow and not dist"
