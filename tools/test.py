@@ -4,32 +4,21 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [args]
 """
 import argparse
-import os
 import os.path as osp
-
-from mmengine.config import DictAction
 
 
 def parse_args() -> argparse.Namespace:
+    from mmfeatup.engine.cli import add_runner_args, parse_runner_args
     parser = argparse.ArgumentParser(description='Test (and eval) a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument('--out', type=str, help='dir to save the predicted label maps')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='dir to save painted images (relative paths are '
                         'taken inside the work dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value (dotted keys)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(add_runner_args(parser))
 
 
 def trigger_visualization_hook(cfg, args) -> None:
@@ -54,15 +43,10 @@ def main() -> None:
     args = parse_args()
     from mmengine.runner import Runner
 
-    from mmfeatup.compat import allow_full_checkpoint_loading
-    from mmfeatup.engine import configure_device, load_config
+    from mmfeatup.engine import configure_device
+    from mmfeatup.engine.cli import config_from_args
 
-    allow_full_checkpoint_loading()
-    cfg = load_config(args.config, args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = config_from_args(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)

@@ -14,44 +14,28 @@ CPUs, see :func:`mmfeatup.engine.configure_device`)::
 from __future__ import annotations
 
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 
 def parse_args() -> argparse.Namespace:
+    from mmfeatup.engine.cli import add_runner_args, parse_runner_args
     parser = argparse.ArgumentParser(description='Train a FeatUp upsampler')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest '
                         'checkpoint of the work dir when no path is given')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. train_cfg.max_iters=10')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(add_runner_args(parser))
 
 
 def main() -> None:
     args = parse_args()
-    from mmfeatup.compat import allow_full_checkpoint_loading
-    from mmfeatup.engine import configure_device, load_config
-    allow_full_checkpoint_loading()
     import mmfeatup.datasets  # noqa: F401  (registers ImageFolderDataset)
     import mmfeatup.models  # noqa: F401  (registers models, metric)
+    from mmfeatup.engine import configure_device
+    from mmfeatup.engine.cli import config_from_args
 
-    cfg = load_config(args.config, args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = config_from_args(args)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -283,10 +283,19 @@ class JBUStack(BaseUpsampler):
                              'too small')
 
     def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
-        out = source
+        # Every stage applies one linear map L to each channel alike (its filters depend on
+        # the guidance only; bicubic resizing and reflect padding are linear too), so the
+        # authors' final residual y + 0.1 * (M drop(y) + b), y = L(source), equals
+        # L(source + 0.1 * M drop(source)) + 0.1 * b: the C x C mixing runs at the source
+        # resolution (exact, and ~ratio^2 fewer FLOPs: 7.4 of 9.6 GFLOPs at C=384, 14 -> 224).
+        # Dropout2d masks whole channels, which commutes with L as well.
+        dropout, conv = self.fixup_proj
+        out = source + 0.1 * F.conv2d(dropout(source), conv.weight)
         for index, stage_size in enumerate(self.stage_sizes(source.shape[-2:], size)):
             out = self.stage(index)(out, resize_guidance(guidance, stage_size, mode='area'))
-        return out + 0.1 * self.fixup_proj(out)
+        if conv.bias is not None:
+            out = out + 0.1 * conv.bias.view(1, -1, 1, 1)
+        return out
 
     def extra_repr(self) -> str:
         return (f'{super().extra_repr()}, key_dim={self.key_dim}, radius={self.radius}, '
