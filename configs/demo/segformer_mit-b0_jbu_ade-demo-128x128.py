@@ -8,7 +8,7 @@ custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.engine'], allow_fail
 
 data_root = 'data/ade_demo'
 crop_size = (128, 128)
-max_iters = 240
+max_iters = 120
 norm_cfg = dict(type='BN', requires_grad=True)
 
 model = dict(
