@@ -12,4 +12,4 @@ from . import necks, segmentors  # noqa: E402,F401
 from . import featurizers  # noqa: E402,F401
 from . import featup  # noqa: E402,F401
 
-__all__ = ['upsamplers']
+__all__ = ['upsamplers', 'necks', 'segmentors', 'featurizers', 'featup']
