@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..featurizers.channel_norm import ChannelNorm
+from ..layers import ChannelNorm
 
 
 def minmax_scale(image: Tensor) -> Tensor:

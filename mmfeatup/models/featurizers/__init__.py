@@ -1,5 +1,5 @@
 """Frozen feature extractors ("featurizers") and the EfficientNet-Lite backbone."""
-from .channel_norm import ChannelNorm
+from ..layers import ChannelNorm
 from .efficientnet_lite import (EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD, EfficientNetLite,
                                 default_lite0_weights)
 from .featurizer import (EFFICIENTNET_LITE_MEAN01, EFFICIENTNET_LITE_STD01, FEATURIZER_PRESETS,

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from mmfeatup.registry import MODELS
-from .channel_norm import ChannelNorm
+from ..layers import ChannelNorm
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

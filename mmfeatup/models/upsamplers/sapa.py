@@ -11,15 +11,9 @@ from typing import Optional
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
+from ..layers import ChannelNorm
 from .base import (BaseUpsampler, Size, reassemble, resize_guidance, window_similarity,
                    window_valid_mask)
-
-
-class ChannelLayerNorm(nn.LayerNorm):
-    """``nn.LayerNorm`` over the channels of a ``[B, C, H, W]`` map."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return super().forward(input.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 @UPSAMPLERS.register_module(name='SAPA')
@@ -56,8 +50,8 @@ class SAPAUpsampler(BaseUpsampler):
         if up_kernel < 1 or up_kernel % 2 != 1:
             raise ValueError(f'up_kernel must be a positive odd int, got {up_kernel}')
         self.up_kernel = up_kernel
-        self.norm_guidance = ChannelLayerNorm(guidance_channels)
-        self.norm_source = ChannelLayerNorm(in_channels)
+        self.norm_guidance = ChannelNorm(guidance_channels)
+        self.norm_source = ChannelNorm(in_channels)
         self.query = nn.Conv2d(guidance_channels, embedding_dim, 1, bias=qkv_bias)
         self.key = nn.Conv2d(in_channels, embedding_dim, 1, bias=qkv_bias)
         for conv in (self.query, self.key):
