@@ -34,6 +34,19 @@ MMFEATUP_HOST_DEVICE T spatial_weight(int64_t di, int64_t dj, int64_t radius, T 
 // The JBU normalisation floor: W = A / max(sum_t A_t, kJbuEps).
 constexpr double kJbuEps = 1e-7;
 
+// One step of the streaming ("online") softmax normaliser over logits z_1..z_n:
+// keeps running_max = max z and running_sum = sum exp(z - running_max) without a
+// second pass or a buffer. Start from running_max = -inf, running_sum = 0.
+template <typename T>
+MMFEATUP_HOST_DEVICE void online_softmax_push(T z, T& running_max, T& running_sum) {
+  if (z > running_max) {
+    running_sum = running_sum * exp(running_max - z) + T(1);
+    running_max = z;
+  } else {
+    running_sum += exp(z - running_max);
+  }
+}
+
 // Positions e (unpadded coordinates, -r <= e < n + r) that reflect onto the real
 // index q: q itself, -q (top/left mirror) and 2(n-1)-q (bottom/right mirror).
 // Writes at most 3 entries to out and returns how many.

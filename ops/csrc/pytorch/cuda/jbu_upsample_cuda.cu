@@ -45,12 +45,7 @@ __global__ void kernel_weights(const scalar_t* __restrict__ keys,
       for (int j = 0; j < diameter; ++j) {
         const index_t q = ry * width + reflect_index(x + j - radius, width);
         const acc_t z = pixel_logit<scalar_t, acc_t, index_t>(keys_b, p, q, depth, plane, tau);
-        if (z > max_logit) {
-          sum = sum * exp(max_logit - z) + acc_t(1);
-          max_logit = z;
-        } else {
-          sum += exp(z - max_logit);
-        }
+        online_softmax_push<acc_t>(z, max_logit, sum);
       }
     }
     acc_t* w_p = weights + b * taps * plane + p;

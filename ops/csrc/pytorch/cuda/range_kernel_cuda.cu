@@ -49,12 +49,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ keys,
       for (int j = 0; j < diameter; ++j) {
         const index_t q = ry * width + reflect_index(x + j - radius, width);
         const acc_t z = tau * key_dot<scalar_t, acc_t, index_t>(keys_b, p, q, depth, plane);
-        if (z > max_logit) {
-          sum = sum * exp(max_logit - z) + acc_t(1);
-          max_logit = z;
-        } else {
-          sum += exp(z - max_logit);
-        }
+        online_softmax_push<acc_t>(z, max_logit, sum);
       }
     }
     scalar_t* out_p = out + b * taps * plane + p;
