@@ -25,7 +25,10 @@ def _spatial_kernel_and_sq_dist(sigma: Tensor, radius: int) -> Tuple[Tensor, Ten
 
 # ---- fake kernels ---------------------------------------------------------------------
 def _adaptive_conv_fake(input: Tensor, weights: Tensor) -> Tensor:
-    return input.new_empty(input.shape[0], input.shape[1], weights.shape[2], weights.shape[3])
+    # The CPU kernel writes channels-last (its inner loop runs over channels); CUDA: NCHW.
+    layout = torch.channels_last if input.device.type == 'cpu' else torch.contiguous_format
+    return input.new_empty(input.shape[0], input.shape[1], weights.shape[2],
+                           weights.shape[3]).contiguous(memory_format=layout)
 
 
 def _adaptive_conv_backward_fake(grad_output: Tensor, input: Tensor,
@@ -45,8 +48,9 @@ def _range_kernel_backward_fake(grad_output: Tensor, output: Tensor, keys: Tenso
 
 def _jbu_upsample_fake(source_padded: Tensor, keys: Tensor, temperature: Tensor, sigma: Tensor,
                        radius: int) -> Tensor:
+    layout = torch.channels_last if source_padded.device.type == 'cpu' else torch.contiguous_format
     return source_padded.new_empty(source_padded.shape[0], source_padded.shape[1],
-                                   keys.shape[2], keys.shape[3])
+                                   keys.shape[2], keys.shape[3]).contiguous(memory_format=layout)
 
 
 # ---- autograd -------------------------------------------------------------------------

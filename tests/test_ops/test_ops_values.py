@@ -159,6 +159,29 @@ def test_non_contiguous_inputs_are_handled(compiled_ops):
     torch.testing.assert_close(range_kernel(keys, tau, 2), range_kernel_reference(keys, tau, 2))
 
 
+def test_channels_last_inputs_and_cpu_output_layout(compiled_ops):
+    """CPU kernels read channels-last inputs without a copy and write channels-last
+    outputs (what the fake kernels state); values and gradients are unchanged."""
+    source, weights = _inputs(2, 37, 7, 9, 2, seed=8)
+    source_cl = source.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    out = adaptive_conv(source_cl, weights)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, adaptive_conv_reference(source, weights), rtol=1e-10,
+                               atol=1e-10)
+    grad = torch.randn_like(out)
+    source_ref = source.clone().requires_grad_(True)
+    expected, = torch.autograd.grad(adaptive_conv_reference(source_ref, weights), source_ref,
+                                    grad)
+    got, = torch.autograd.grad(out, source_cl, grad)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+    keys = torch.randn(2, 6, 7, 9, dtype=torch.float64)
+    tau, sigma = torch.tensor(0.7, dtype=torch.float64), torch.tensor(0.9, dtype=torch.float64)
+    fused = jbu_upsample(source.contiguous(memory_format=torch.channels_last), keys, tau, sigma, 2)
+    assert fused.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fused, jbu_upsample_reference(source, keys, tau, sigma, 2),
+                               rtol=1e-10, atol=1e-10)
+
+
 def test_reflect_padding_matches_torch(compiled_ops):
     """The in-op padding is torch's 'reflect' (not 'replicate'/'symmetric')."""
     keys = torch.randn(1, 2, 4, 3, dtype=torch.float64)

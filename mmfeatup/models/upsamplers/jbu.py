@@ -174,8 +174,8 @@ class JBULearnedRange(nn.Module):
             Tensor: ``[B, C, H, W]``.
         """
         size = guidance.shape[-2:]
-        upsampled = bicubic_resize(source, tuple(size))
-        padded = F.pad(upsampled, [self.radius] * 4, mode='reflect')
+        # bicubic to the guidance's size, reflect-padded by r, in one banded pass.
+        padded = bicubic_resize(source, tuple(size), pad=self.radius)
         if self.fixup_proj is None:
             return jbu_upsample(padded, self.range_proj(guidance), self.temperature(),
                                 self.sigma_spatial, self.radius)
@@ -294,7 +294,9 @@ class JBUStack(BaseUpsampler):
         for index, stage_size in enumerate(self.stage_sizes(source.shape[-2:], size)):
             out = self.stage(index)(out, resize_guidance(guidance, stage_size, mode='area'))
         if conv.bias is not None:
-            out = out + 0.1 * conv.bias.view(1, -1, 1, 1)
+            # In place: the last stage's output is not saved for its backward, and a new
+            # full-resolution tensor would cost as much as the add itself.
+            out = out.add_(0.1 * conv.bias.view(1, -1, 1, 1))
         return out
 
     def extra_repr(self) -> str:

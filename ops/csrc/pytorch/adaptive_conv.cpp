@@ -6,7 +6,9 @@ namespace mmfeatup {
 
 Tensor adaptive_conv_forward(const Tensor& input, const Tensor& weights) {
   check_adaptive_conv_inputs(input, weights, "adaptive_conv");
-  const Tensor in = input.contiguous();
+  // The CPU kernels read the input channels-last: they take any layout (a channels-last
+  // input is used without a copy); the CUDA kernels need it contiguous.
+  const Tensor in = input.is_cuda() ? input.contiguous() : input;
   const Tensor w = weights.contiguous();
   if (in.is_cuda()) {
 #ifdef MMFEATUP_WITH_CUDA
@@ -25,8 +27,8 @@ std::tuple<Tensor, Tensor> adaptive_conv_backward(const Tensor& grad_output, con
   check_same_device_dtype(input, "input", grad_output, "grad_output", op);
   check_shape_as(grad_output, {input.size(0), input.size(1), weights.size(2), weights.size(3)},
                  "grad_output", op);
-  const Tensor g = grad_output.contiguous();
-  const Tensor in = input.contiguous();
+  const Tensor g = input.is_cuda() ? grad_output.contiguous() : grad_output;
+  const Tensor in = input.is_cuda() ? input.contiguous() : input;
   const Tensor w = weights.contiguous();
   if (in.is_cuda()) {
 #ifdef MMFEATUP_WITH_CUDA

@@ -25,8 +25,9 @@ Tensor jbu_upsample_forward(const Tensor& source_padded, const Tensor& keys,
                     source_padded.size(3), ") must be the keys' (H+2r, W+2r) = (",
                     keys.size(2) + 2 * radius, ", ", keys.size(3) + 2 * radius,
                     ") for radius=", radius);
-  const Tensor src = source_padded.contiguous();
-  const Tensor k = keys.contiguous();
+  // CPU reads both channels-last (any layout works; channels-last input is not copied).
+  const Tensor src = keys.is_cuda() ? source_padded.contiguous() : source_padded;
+  const Tensor k = keys.is_cuda() ? keys.contiguous() : keys;
   const Tensor tau = temperature.reshape({}).contiguous();
   const Tensor sig = sigma.reshape({}).contiguous();
   if (k.is_cuda()) {

@@ -276,3 +276,16 @@ def test_kernel_rows_before_fixup_sum_to_one():
     torch.testing.assert_close(kernel.sum(1), torch.ones(2, 9, 11))
     assert (full.sum(1) - 1).abs().max() > 1e-4  # the fixup is not renormalised
     assert not math.isclose(model.up2.temperature().item(), 1.0)
+
+
+def test_jbustack_compiles_without_graph_breaks():
+    """The whole stack (banded bicubic, compiled ops, in-place bias) traces as one graph."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    up = JBUStack(8).eval()
+    source, image = torch.randn(1, 8, 6, 5), torch.randn(1, 3, 48, 40)
+    eager = up(source, image)
+    explanation = torch._dynamo.explain(up)(source, image)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    compiled = torch.compile(up, backend='aot_eager', fullgraph=True)
+    torch.testing.assert_close(compiled(source, image), eager, rtol=1e-5, atol=1e-5)

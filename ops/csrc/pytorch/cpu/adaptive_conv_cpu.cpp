@@ -1,9 +1,12 @@
 // CPU kernels of mmfeatup::adaptive_conv (forward and both gradients).
 //
-// Internally channels-innermost: the input (and grad_output) are transposed once to
-// [B, H, W, C] so every inner loop is a contiguous loop over channels with a scalar
-// tap weight; each output row is accumulated in a thread-local [W, C] buffer and
-// transposed on write. Parallel over batch * rows with at::parallel_for.
+// Internally channels-innermost: the input (and grad_output) are read as [B, H, W, C]
+// (transposed once, or used as they are when already channels-last), so every inner loop
+// is a contiguous loop over channels with a scalar tap weight. The forward accumulates a
+// block of channels over all taps in registers and writes a channels-last output (the
+// fake kernel in mmfeatup/ops/library.py states the same layout for CPU tensors); the
+// backward collects each row of the input gradient in a thread-local [W, C] buffer and
+// transposes it on write (contiguous). Parallel over batch * rows with at::parallel_for.
 // The input gradient is a gather over output pixels: deterministic, no atomics.
 #include <ATen/Parallel.h>
 
@@ -20,25 +23,35 @@ void forward_kernel(const T* in, const T* weights, T* out, int64_t batch, int64_
                     int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
+  // Tap t = (i, j) reads the padded input at a fixed offset from the window's corner.
+  std::vector<int64_t> offsets(taps), row_offsets(diameter);
+  for (int64_t i = 0; i < diameter; ++i) {
+    row_offsets[i] = i * pw * channels;
+    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * pw + j) * channels;
+  }
   const int64_t grain = cpu::row_grain(width * taps * channels);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
-    std::vector<T> row(width * channels);
+    std::vector<T> w0(taps), w1(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
-      std::fill(row.begin(), row.end(), T(0));
       const T* w_b = weights + b * taps * plane + y * width;
-      for (int64_t x = 0; x < width; ++x) {
-        T* acc = row.data() + x * channels;
-        for (int64_t i = 0; i < diameter; ++i) {
-          const T* src_row = in + ((b * ph + y + i) * pw + x) * channels;
-          for (int64_t j = 0; j < diameter; ++j) {
-            const T w = w_b[(i * diameter + j) * plane + x];
-            cpu::axpy(acc, src_row + j * channels, w, channels);
-          }
+      T* out_row = out + index * width * channels;  // channels-last output row
+      const T* in_row = in + (b * ph + y) * pw * channels;
+      int64_t x = 0;
+      for (; x + 1 < width; x += 2) {  // pixel pairs share their overlapping window columns
+        for (int64_t t = 0; t < taps; ++t) {
+          w0[t] = w_b[t * plane + x];
+          w1[t] = w_b[t * plane + x + 1];
         }
+        cpu::weighted_window_pair(out_row + x * channels, out_row + (x + 1) * channels,
+                                  in_row + x * channels, row_offsets.data(), channels, w0.data(),
+                                  w1.data(), diameter, channels);
       }
-      cpu::transpose_row(out + b * channels * plane + y * width, row.data(), width, channels,
-                         plane);
+      if (x < width) {
+        for (int64_t t = 0; t < taps; ++t) w0[t] = w_b[t * plane + x];
+        cpu::weighted_taps(out_row + x * channels, in_row + x * channels, offsets.data(),
+                           w0.data(), taps, channels);
+      }
     }
   });
 }
@@ -48,19 +61,21 @@ void grad_weights_kernel(const T* grad, const T* in, T* grad_w, int64_t batch, i
                          int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
+  std::vector<int64_t> offsets(taps);
+  for (int64_t i = 0; i < diameter; ++i) {
+    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * pw + j) * channels;
+  }
   const int64_t grain = cpu::row_grain(width * taps * channels);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
+    std::vector<T> dots(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
       T* gw_b = grad_w + b * taps * plane + y * width;
       for (int64_t x = 0; x < width; ++x) {
         const T* g = grad + ((b * height + y) * width + x) * channels;
-        for (int64_t i = 0; i < diameter; ++i) {
-          const T* src_row = in + ((b * ph + y + i) * pw + x) * channels;
-          for (int64_t j = 0; j < diameter; ++j) {
-            gw_b[(i * diameter + j) * plane + x] = cpu::dot(g, src_row + j * channels, channels);
-          }
-        }
+        cpu::tap_dots(dots.data(), g, in + ((b * ph + y) * pw + x) * channels, offsets.data(),
+                      taps, channels);
+        for (int64_t t = 0; t < taps; ++t) gw_b[t * plane + x] = dots[t];
       }
     }
   });
@@ -107,7 +122,8 @@ Tensor adaptive_conv_forward_cpu(const Tensor& input, const Tensor& weights) {
   const int64_t height = weights.size(2), width = weights.size(3);
   const int64_t radius = (input.size(2) - height) / 2;
   const Tensor in = to_channels_last(input);
-  Tensor out = at::empty({batch, channels, height, width}, input.options());
+  Tensor out = at::empty({batch, channels, height, width},
+                         input.options().memory_format(at::MemoryFormat::ChannelsLast));
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_forward_cpu", [&] {
     forward_kernel<scalar_t>(in.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
                              out.data_ptr<scalar_t>(), batch, channels, height, width, radius);
@@ -122,7 +138,7 @@ std::tuple<Tensor, Tensor> adaptive_conv_backward_cpu(const Tensor& grad_output,
   const int64_t radius = (input.size(2) - height) / 2;
   const Tensor in = to_channels_last(input);
   const Tensor grad = to_channels_last(grad_output);
-  Tensor grad_input = at::empty_like(input);
+  Tensor grad_input = at::empty(input.sizes(), input.options());  // contiguous
   Tensor grad_weights = at::empty_like(weights);
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_backward_cpu", [&] {
     grad_weights_kernel<scalar_t>(grad.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(),

@@ -1,10 +1,13 @@
 // Out-of-line float/double versions of the contiguous-loop helpers, compiled twice by GCC/clang
 // (AVX2+FMA and baseline x86-64) and picked once at load time (target_clones / ifunc), so
 // the kernels use 256-bit vectors where the CPU has them without -march=native builds.
+// The clone is "arch=x86-64-v3" (AVX2, FMA, BMI2: selected by feature test) and not
+// "arch=haswell", whose resolver asks "is this an Intel Haswell?" and so never picked the
+// AVX2 clone on AMD CPUs (measured: 3.2 -> 11 GFLOP/s for adaptive_conv on an AMD EPYC).
 #include "cpu_helpers.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define MMFEATUP_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define MMFEATUP_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MMFEATUP_SIMD_CLONES
 #endif
@@ -22,14 +25,74 @@ MMFEATUP_SIMD_CLONES void axpy(double* __restrict__ y, const double* __restrict_
   for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];
 }
 
-MMFEATUP_SIMD_CLONES float dot(const float* __restrict__ a, const float* __restrict__ b,
-                               int64_t n) {
-  return dot_impl(a, b, n);
+namespace {
+// Always inlined so each SIMD clone below gets its own vectorised copy.
+template <typename T>
+__attribute__((always_inline)) inline void weighted_taps_blocks(
+    T* __restrict__ out, const T* __restrict__ base, const int64_t* __restrict__ offsets,
+    const T* __restrict__ w, int64_t taps, int64_t n) {
+  constexpr int64_t kBig = 8 * 32 / sizeof(T);
+  const int64_t big = n / kBig * kBig;
+  weighted_taps_impl<T, 8>(out, base, offsets, w, taps, big);
+  weighted_taps_impl<T, 1>(out + big, base + big, offsets, w, taps, n - big);
+}
+}  // namespace
+
+MMFEATUP_SIMD_CLONES void weighted_taps(float* __restrict__ out, const float* __restrict__ base,
+                                        const int64_t* __restrict__ offsets,
+                                        const float* __restrict__ w, int64_t taps, int64_t n) {
+  weighted_taps_blocks<float>(out, base, offsets, w, taps, n);
 }
 
-MMFEATUP_SIMD_CLONES double dot(const double* __restrict__ a, const double* __restrict__ b,
-                                int64_t n) {
-  return dot_impl(a, b, n);
+MMFEATUP_SIMD_CLONES void weighted_taps(double* __restrict__ out, const double* __restrict__ base,
+                                        const int64_t* __restrict__ offsets,
+                                        const double* __restrict__ w, int64_t taps, int64_t n) {
+  weighted_taps_blocks<double>(out, base, offsets, w, taps, n);
+}
+
+MMFEATUP_SIMD_CLONES void tap_dots(float* __restrict__ out, const float* __restrict__ a,
+                                   const float* __restrict__ base,
+                                   const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
+  tap_dots_impl(out, a, base, offsets, taps, n);
+}
+
+MMFEATUP_SIMD_CLONES void tap_dots(double* __restrict__ out, const double* __restrict__ a,
+                                   const double* __restrict__ base,
+                                   const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
+  tap_dots_impl(out, a, base, offsets, taps, n);
+}
+
+namespace {
+template <typename T>
+__attribute__((always_inline)) inline void weighted_window_pair_blocks(
+    T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
+    const int64_t* __restrict__ row_offsets, int64_t stride, const T* __restrict__ w0,
+    const T* __restrict__ w1, int64_t diameter, int64_t n) {
+  constexpr int64_t kBig = 4 * 32 / sizeof(T);
+  const int64_t big = n / kBig * kBig;
+  weighted_window_pair_impl<T, 4>(out0, out1, base, row_offsets, stride, w0, w1, diameter, big);
+  weighted_window_pair_impl<T, 1>(out0 + big, out1 + big, base + big, row_offsets, stride, w0,
+                                  w1, diameter, n - big);
+}
+}  // namespace
+
+MMFEATUP_SIMD_CLONES void weighted_window_pair(float* __restrict__ out0, float* __restrict__ out1,
+                                               const float* __restrict__ base,
+                                               const int64_t* __restrict__ row_offsets,
+                                               int64_t stride, const float* __restrict__ w0,
+                                               const float* __restrict__ w1, int64_t diameter,
+                                               int64_t n) {
+  weighted_window_pair_blocks(out0, out1, base, row_offsets, stride, w0, w1, diameter, n);
+}
+
+MMFEATUP_SIMD_CLONES void weighted_window_pair(double* __restrict__ out0,
+                                               double* __restrict__ out1,
+                                               const double* __restrict__ base,
+                                               const int64_t* __restrict__ row_offsets,
+                                               int64_t stride, const double* __restrict__ w0,
+                                               const double* __restrict__ w1, int64_t diameter,
+                                               int64_t n) {
+  weighted_window_pair_blocks(out0, out1, base, row_offsets, stride, w0, w1, diameter, n);
 }
 
 }  // namespace cpu

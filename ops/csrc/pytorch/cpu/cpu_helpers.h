@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace mmfeatup {
 namespace cpu {
@@ -15,25 +16,151 @@ inline int64_t row_grain(int64_t work_per_row) {
   return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, work_per_row));
 }
 
-// sum_k a[k] * b[k] with 8 independent partial sums (vectorisable without -ffast-math).
-template <typename T>
-inline T dot_impl(const T* __restrict__ a, const T* __restrict__ b, int64_t n) {
-  T partial[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int u = 0; u < 8; ++u) partial[u] += a[k + u] * b[k + u];
+// out[k] = sum_t w[t] * base[offsets[t] + k] for k < n. Channels go in blocks of
+// kVectors 32-byte vectors (GCC/clang vector extensions) that stay in registers over all
+// taps: one load per multiply-add instead of the load/store of an axpy. The remainder
+// (fewer than one vector) is scalar.
+template <typename T, int kVectors>
+__attribute__((always_inline)) inline void weighted_taps_impl(
+    T* __restrict__ out, const T* __restrict__ base, const int64_t* __restrict__ offsets,
+    const T* __restrict__ w, int64_t taps, int64_t n) {
+  typedef T Vec __attribute__((vector_size(32)));
+  constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
+  int64_t k0 = 0;
+  for (; k0 + kBlock <= n; k0 += kBlock) {
+    Vec acc[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc[v] = Vec{};
+    for (int64_t t = 0; t < taps; ++t) {
+      const T* src = base + offsets[t] + k0;
+      const Vec wt = Vec{} + w[t];
+      for (int v = 0; v < kVectors; ++v) {
+        Vec x;
+        std::memcpy(&x, src + v * kLanes, sizeof(Vec));
+        acc[v] += wt * x;
+      }
+    }
+    std::memcpy(out + k0, acc, sizeof(acc));
   }
-  T sum = T(0);
-  for (; k < n; ++k) sum += a[k] * b[k];
-  for (int u = 0; u < 8; ++u) sum += partial[u];
-  return sum;
+  for (; k0 < n; ++k0) {
+    T acc = T(0);
+    for (int64_t t = 0; t < taps; ++t) acc += w[t] * base[offsets[t] + k0];
+    out[k0] = acc;
+  }
 }
 
-// y[0:n] += a * x[0:n] and sum_k a[k] * b[k]: defined in cpu_helpers.cpp (SIMD clones).
+// Two horizontally adjacent pixels of a square (diameter x diameter) window at once:
+// out0[k] = sum_{i,j} w0[i*d+j] * base[row_offsets[i] + j*stride + k] and out1 the same with
+// w1 one position to the right. Each loaded input vector serves both pixels (half the
+// loads of two weighted_taps calls); kVectors vectors of channels per block.
+template <typename T, int kVectors>
+__attribute__((always_inline)) inline void weighted_window_pair_impl(
+    T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
+    const int64_t* __restrict__ row_offsets, int64_t stride, const T* __restrict__ w0,
+    const T* __restrict__ w1, int64_t diameter, int64_t n) {
+  typedef T Vec __attribute__((vector_size(32)));
+  constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
+  auto load = [](const T* p) {
+    Vec v;
+    std::memcpy(&v, p, sizeof(Vec));
+    return v;
+  };
+  int64_t k0 = 0;
+  for (; k0 + kBlock <= n; k0 += kBlock) {
+    Vec acc0[kVectors], acc1[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc0[v] = acc1[v] = Vec{};
+    for (int64_t i = 0; i < diameter; ++i) {
+      const T* row = base + row_offsets[i] + k0;
+      const T* w0_row = w0 + i * diameter;
+      const T* w1_row = w1 + i * diameter;
+      {  // position 0: first pixel only
+        const Vec a = Vec{} + w0_row[0];
+        for (int v = 0; v < kVectors; ++v) acc0[v] += a * load(row + v * kLanes);
+      }
+      for (int64_t j = 1; j < diameter; ++j) {  // shared positions
+        const Vec a = Vec{} + w0_row[j], b = Vec{} + w1_row[j - 1];
+        for (int v = 0; v < kVectors; ++v) {
+          const Vec x = load(row + j * stride + v * kLanes);
+          acc0[v] += a * x;
+          acc1[v] += b * x;
+        }
+      }
+      {  // position d: second pixel only
+        const Vec b = Vec{} + w1_row[diameter - 1];
+        for (int v = 0; v < kVectors; ++v) acc1[v] += b * load(row + diameter * stride + v * kLanes);
+      }
+    }
+    std::memcpy(out0 + k0, acc0, sizeof(acc0));
+    std::memcpy(out1 + k0, acc1, sizeof(acc1));
+  }
+  for (; k0 < n; ++k0) {
+    T a0 = T(0), a1 = T(0);
+    for (int64_t i = 0; i < diameter; ++i) {
+      const T* row = base + row_offsets[i] + k0;
+      for (int64_t j = 0; j < diameter; ++j) {
+        a0 += w0[i * diameter + j] * row[j * stride];
+        a1 += w1[i * diameter + j] * row[(j + 1) * stride];
+      }
+    }
+    out0[k0] = a0;
+    out1[k0] = a1;
+  }
+}
+
+// out[t] = sum_k a[k] * base[offsets[t] + k] for t < taps: one dot product per tap
+// against the same vector a (vectors of 32 bytes, then scalars).
+template <typename T>
+__attribute__((always_inline)) inline void tap_dots_impl(
+    T* __restrict__ out, const T* __restrict__ a, const T* __restrict__ base,
+    const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
+  typedef T Vec __attribute__((vector_size(32)));
+  constexpr int kLanes = 32 / sizeof(T);
+  const int64_t full = n / kLanes * kLanes;
+  for (int64_t t = 0; t < taps; ++t) {
+    const T* __restrict__ b = base + offsets[t];
+    Vec acc{};
+    for (int64_t k = 0; k < full; k += kLanes) {
+      Vec x, y;
+      std::memcpy(&x, a + k, sizeof(Vec));
+      std::memcpy(&y, b + k, sizeof(Vec));
+      acc += x * y;
+    }
+    T sum = T(0);
+    for (int l = 0; l < kLanes; ++l) sum += acc[l];
+    for (int64_t k = full; k < n; ++k) sum += a[k] * b[k];
+    out[t] = sum;
+  }
+}
+
+// weighted_taps_impl with blocks of eight, then one, 32-byte vectors: defined in
+// cpu_helpers.cpp (SIMD clones).
+void weighted_taps(float* __restrict__ out, const float* __restrict__ base,
+                   const int64_t* __restrict__ offsets, const float* __restrict__ w, int64_t taps,
+                   int64_t n);
+void weighted_taps(double* __restrict__ out, const double* __restrict__ base,
+                   const int64_t* __restrict__ offsets, const double* __restrict__ w,
+                   int64_t taps, int64_t n);
+
+// weighted_window_pair_impl with blocks of four, then one, vectors: cpu_helpers.cpp.
+void weighted_window_pair(float* __restrict__ out0, float* __restrict__ out1,
+                          const float* __restrict__ base, const int64_t* __restrict__ row_offsets,
+                          int64_t stride, const float* __restrict__ w0,
+                          const float* __restrict__ w1, int64_t diameter, int64_t n);
+void weighted_window_pair(double* __restrict__ out0, double* __restrict__ out1,
+                          const double* __restrict__ base,
+                          const int64_t* __restrict__ row_offsets, int64_t stride,
+                          const double* __restrict__ w0, const double* __restrict__ w1,
+                          int64_t diameter, int64_t n);
+
+// tap_dots_impl: defined in cpu_helpers.cpp (SIMD clones).
+void tap_dots(float* __restrict__ out, const float* __restrict__ a, const float* __restrict__ base,
+              const int64_t* __restrict__ offsets, int64_t taps, int64_t n);
+void tap_dots(double* __restrict__ out, const double* __restrict__ a,
+              const double* __restrict__ base, const int64_t* __restrict__ offsets, int64_t taps,
+              int64_t n);
+
+// y[0:n] += a * x[0:n]: defined in cpu_helpers.cpp (SIMD clones).
 void axpy(float* __restrict__ y, const float* __restrict__ x, float a, int64_t n);
 void axpy(double* __restrict__ y, const double* __restrict__ x, double a, int64_t n);
-float dot(const float* __restrict__ a, const float* __restrict__ b, int64_t n);
-double dot(const double* __restrict__ a, const double* __restrict__ b, int64_t n);
 
 // dst[c * stride + x] = src[x * channels + c] for one row: [width, channels] -> [channels, width].
 template <typename T, typename S>

@@ -1,6 +1,6 @@
 // CPU kernel of mmfeatup::jbu_upsample: range kernel, spatial kernel, normalisation and
-// aggregation fused per pixel; only the [B, C, H, W] output is allocated (plus the
-// channels-innermost copies of source_padded and keys).
+// aggregation fused per pixel; only the [B, C, H, W] output is allocated, channels-last
+// (plus channels-innermost copies of keys, and of source_padded unless it is channels-last).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "cpu_helpers.h"
 #include "jbu_math.h"
 #include "mmfeatup_ops.h"
+#include "range_logits.h"
 
 namespace mmfeatup {
 namespace {
@@ -26,26 +27,21 @@ void fused_kernel(const T* src, const T* keys, T tau, T sigma, T* out, int64_t b
       spatial[i * diameter + j] = spatial_weight<T>(i - radius, j - radius, radius, sigma);
     }
   }
+  std::vector<int64_t> offsets(taps);  // tap (i, j) from the window's corner
+  for (int64_t i = 0; i < diameter; ++i) {
+    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * pw + j) * channels;
+  }
   const int64_t grain = cpu::row_grain(width * taps * (channels + depth));
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> kernel(taps);
-    std::vector<T> row(width * channels);
+    std::vector<int64_t> key_offsets(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
       const T* keys_b = keys + b * plane * depth;
-      std::fill(row.begin(), row.end(), T(0));
+      T* out_row = out + index * width * channels;  // channels-last output row
       for (int64_t x = 0; x < width; ++x) {
-        const T* kp = keys_b + (y * width + x) * depth;
-        T max_logit = -std::numeric_limits<T>::infinity();
-        for (int64_t i = 0; i < diameter; ++i) {
-          const int64_t ry = reflect_index(y + i - radius, height);
-          for (int64_t j = 0; j < diameter; ++j) {
-            const int64_t rx = reflect_index(x + j - radius, width);
-            const T z = tau * cpu::dot(kp, keys_b + (ry * width + rx) * depth, depth);
-            kernel[i * diameter + j] = z;
-            max_logit = std::max(max_logit, z);
-          }
-        }
+        const T max_logit = cpu::pixel_logits(keys_b, y, x, height, width, depth, radius, tau,
+                                               kernel.data(), key_offsets.data());
         T sum = T(0);
         for (int64_t t = 0; t < taps; ++t) {
           kernel[t] = std::exp(kernel[t] - max_logit);
@@ -57,16 +53,10 @@ void fused_kernel(const T* src, const T* keys, T tau, T sigma, T* out, int64_t b
           total += kernel[t];
         }
         const T inv = T(1) / std::max(total, static_cast<T>(kJbuEps));
-        T* acc = row.data() + x * channels;
-        for (int64_t i = 0; i < diameter; ++i) {
-          const T* src_row = src + ((b * ph + y + i) * pw + x) * channels;
-          for (int64_t j = 0; j < diameter; ++j) {
-            cpu::axpy(acc, src_row + j * channels, kernel[i * diameter + j] * inv, channels);
-          }
-        }
+        for (int64_t t = 0; t < taps; ++t) kernel[t] *= inv;
+        cpu::weighted_taps(out_row + x * channels, src + ((b * ph + y) * pw + x) * channels,
+                           offsets.data(), kernel.data(), taps, channels);
       }
-      cpu::transpose_row(out + b * channels * plane + y * width, row.data(), width, channels,
-                         plane);
     }
   });
 }
@@ -81,7 +71,8 @@ Tensor jbu_upsample_forward_cpu(const Tensor& source_padded, const Tensor& keys,
   const int64_t height = keys.size(2), width = keys.size(3), channels = source_padded.size(1);
   const Tensor src = to_channels_last(source_padded);
   const Tensor k = to_channels_last(keys);
-  Tensor out = at::empty({batch, channels, height, width}, source_padded.options());
+  Tensor out = at::empty({batch, channels, height, width},
+                         source_padded.options().memory_format(at::MemoryFormat::ChannelsLast));
   AT_DISPATCH_FLOATING_TYPES(keys.scalar_type(), "jbu_upsample_forward_cpu", [&] {
     fused_kernel<scalar_t>(src.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
                            *temperature.data_ptr<scalar_t>(), *sigma.data_ptr<scalar_t>(),

@@ -17,28 +17,10 @@
 #include "cpu_helpers.h"
 #include "jbu_math.h"
 #include "mmfeatup_ops.h"
+#include "range_logits.h"
 
 namespace mmfeatup {
 namespace {
-
-// logits[t] = tau * <K[p], K[reflect(p + offset_t)]> for one pixel; returns the max logit.
-template <typename T>
-inline T pixel_logits(const T* keys_b, int64_t y, int64_t x, int64_t height, int64_t width,
-                      int64_t depth, int64_t radius, T tau, T* logits) {
-  const int64_t diameter = 2 * radius + 1;
-  const T* kp = keys_b + (y * width + x) * depth;
-  T max_logit = -std::numeric_limits<T>::infinity();
-  for (int64_t i = 0; i < diameter; ++i) {
-    const int64_t ry = reflect_index(y + i - radius, height);
-    for (int64_t j = 0; j < diameter; ++j) {
-      const int64_t rx = reflect_index(x + j - radius, width);
-      const T z = tau * cpu::dot(kp, keys_b + (ry * width + rx) * depth, depth);
-      logits[i * diameter + j] = z;
-      max_logit = z > max_logit ? z : max_logit;
-    }
-  }
-  return max_logit;
-}
 
 // In place: logits -> softmax(logits).
 template <typename T>
@@ -59,13 +41,15 @@ void forward_kernel(const T* keys, T tau, T* out, int64_t batch, int64_t depth, 
   const int64_t grain = cpu::row_grain(width * taps * depth);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> logits(taps);
+    std::vector<int64_t> offsets(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
       const T* keys_b = keys + b * plane * depth;
       T* out_row = out + b * taps * plane + y * width;
       for (int64_t x = 0; x < width; ++x) {
         const T max_logit =
-            pixel_logits(keys_b, y, x, height, width, depth, radius, tau, logits.data());
+            cpu::pixel_logits(keys_b, y, x, height, width, depth, radius, tau, logits.data(),
+                              offsets.data());
         softmax_inplace(logits.data(), taps, max_logit);
         for (int64_t t = 0; t < taps; ++t) out_row[t * plane + x] = logits[t];
       }
@@ -85,13 +69,15 @@ void backward_kernel(const T* grad, const T* out, const T* keys, T tau, T* grad_
   const int64_t grain = cpu::row_grain(width * taps * depth);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> logits(taps);
+    std::vector<int64_t> offsets(taps);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / height, y = index % height;
       const T* keys_b = keys + b * plane * depth;
       const int64_t row_offset = b * taps * plane + y * width;
       double tau_acc = 0.0;
       for (int64_t x = 0; x < width; ++x) {
-        pixel_logits(keys_b, y, x, height, width, depth, radius, T(1), logits.data());
+        cpu::pixel_logits(keys_b, y, x, height, width, depth, radius, T(1), logits.data(),
+                          offsets.data());
         T weighted = T(0);
         for (int64_t t = 0; t < taps; ++t) {
           weighted += grad[row_offset + t * plane + x] * out[row_offset + t * plane + x];
