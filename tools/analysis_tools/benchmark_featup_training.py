@@ -5,7 +5,8 @@ Usage::
 
     python tools/analysis_tools/benchmark_featup_training.py \\
         [--featurizer efficientnet_lite0_s16] [--upsampler JBUStack] [--seeds 0 1 2] \\
-        [--iters 100] [--crop 128] [--eval-crop 224] [--eval-views 10] [--out results/x.json]
+        [--iters 100] [--crop 128] [--eval-crop 224] [--eval-views 10] [--out results/x.json] \\
+        [--work-dir work_dirs/featup_s16]
 
 Every trained model and every baseline is scored on the SAME held-out views
 (``--eval-seed``); training seeds only change initialisation, crops and views.
@@ -40,6 +41,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--eval-seed', type=int, default=0)
     parser.add_argument('--no-channel-norm', action='store_true')
     parser.add_argument('--out', default=None, help='write all numbers as JSON')
+    parser.add_argument('--work-dir', default=None,
+                        help='save each trained upsampler as WORK_DIR/seed<N>/upsampler.pth')
     return parser.parse_args()
 
 
@@ -73,7 +76,8 @@ def main() -> None:
             dict(type=args.upsampler), featurizer, args.train_dir, iters=args.iters, seed=seed,
             batch_size=args.batch_size, crop_size=args.crop, lr=args.lr,
             log_interval=max(1, args.iters // 10), n_jitters=args.n_jitters,
-            downsampler=dict(type=args.downsampler))
+            downsampler=dict(type=args.downsampler),
+            work_dir=osp.join(args.work_dir, f'seed{seed}') if args.work_dir else None)
         seconds = time.perf_counter() - start
         result = evaluate_reconstruction(upsampler, **evaluate)
         rows[trained]['rel_mse'].append(result['rel_mse'])
