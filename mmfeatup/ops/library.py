@@ -24,11 +24,16 @@ def _spatial_kernel_and_sq_dist(sigma: Tensor, radius: int) -> Tuple[Tensor, Ten
 
 
 # ---- fake kernels ---------------------------------------------------------------------
+def _feature_output(like: Tensor, *shape: int) -> Tensor:
+    """The ``[B, C, H, W]`` feature output of ``adaptive_conv`` / ``jbu_upsample``: the CPU
+    kernels write it channels-last (their inner loops run over channels), CUDA NCHW."""
+    layout = torch.channels_last if like.device.type == 'cpu' else torch.contiguous_format
+    return like.new_empty(shape).contiguous(memory_format=layout)
+
+
 def _adaptive_conv_fake(input: Tensor, weights: Tensor) -> Tensor:
-    # The CPU kernel writes channels-last (its inner loop runs over channels); CUDA: NCHW.
-    layout = torch.channels_last if input.device.type == 'cpu' else torch.contiguous_format
-    return input.new_empty(input.shape[0], input.shape[1], weights.shape[2],
-                           weights.shape[3]).contiguous(memory_format=layout)
+    return _feature_output(input, input.shape[0], input.shape[1], weights.shape[2],
+                           weights.shape[3])
 
 
 def _adaptive_conv_backward_fake(grad_output: Tensor, input: Tensor,
@@ -48,9 +53,8 @@ def _range_kernel_backward_fake(grad_output: Tensor, output: Tensor, keys: Tenso
 
 def _jbu_upsample_fake(source_padded: Tensor, keys: Tensor, temperature: Tensor, sigma: Tensor,
                        radius: int) -> Tensor:
-    layout = torch.channels_last if source_padded.device.type == 'cpu' else torch.contiguous_format
-    return source_padded.new_empty(source_padded.shape[0], source_padded.shape[1],
-                                   keys.shape[2], keys.shape[3]).contiguous(memory_format=layout)
+    return _feature_output(source_padded, source_padded.shape[0], source_padded.shape[1],
+                           keys.shape[2], keys.shape[3])
 
 
 # ---- autograd -------------------------------------------------------------------------

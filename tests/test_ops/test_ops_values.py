@@ -176,6 +176,15 @@ def test_channels_last_inputs_and_cpu_output_layout(compiled_ops):
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
     keys = torch.randn(2, 6, 7, 9, dtype=torch.float64)
     tau, sigma = torch.tensor(0.7, dtype=torch.float64), torch.tensor(0.9, dtype=torch.float64)
+    keys_cl = keys.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    kernel = range_kernel(keys_cl, tau, 2)
+    keys_ref = keys.clone().requires_grad_(True)
+    kernel_ref = range_kernel_reference(keys_ref, tau, 2)
+    torch.testing.assert_close(kernel, kernel_ref, rtol=1e-10, atol=1e-10)
+    grad_kernel = torch.randn_like(kernel_ref)
+    torch.testing.assert_close(torch.autograd.grad(kernel, keys_cl, grad_kernel)[0],
+                               torch.autograd.grad(kernel_ref, keys_ref, grad_kernel)[0],
+                               rtol=1e-10, atol=1e-10)
     fused = jbu_upsample(source.contiguous(memory_format=torch.channels_last), keys, tau, sigma, 2)
     assert fused.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(fused, jbu_upsample_reference(source, keys, tau, sigma, 2),

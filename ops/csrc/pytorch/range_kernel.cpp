@@ -6,7 +6,8 @@ namespace mmfeatup {
 
 Tensor range_kernel_forward(const Tensor& keys, const Tensor& temperature, int64_t radius) {
   check_range_kernel_inputs(keys, temperature, radius, "range_kernel");
-  const Tensor k = keys.contiguous();
+  // The CPU kernels read the keys channels-last (any layout; no copy when already so).
+  const Tensor k = keys.is_cuda() ? keys.contiguous() : keys;
   const Tensor tau = temperature.reshape({}).contiguous();
   if (k.is_cuda()) {
 #ifdef MMFEATUP_WITH_CUDA
@@ -31,7 +32,7 @@ std::tuple<Tensor, Tensor> range_kernel_backward(const Tensor& grad_output, cons
   check_shape_as(output, shape, "output", op);
   const Tensor g = grad_output.contiguous();
   const Tensor out = output.contiguous();
-  const Tensor k = keys.contiguous();
+  const Tensor k = keys.is_cuda() ? keys.contiguous() : keys;
   const Tensor tau = temperature.reshape({}).contiguous();
   Tensor grad_keys, grad_tau;
   if (k.is_cuda()) {

@@ -24,11 +24,7 @@ void forward_kernel(const T* in, const T* weights, T* out, int64_t batch, int64_
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
   // Tap t = (i, j) reads the padded input at a fixed offset from the window's corner.
-  std::vector<int64_t> offsets(taps), row_offsets(diameter);
-  for (int64_t i = 0; i < diameter; ++i) {
-    row_offsets[i] = i * pw * channels;
-    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * pw + j) * channels;
-  }
+  const std::vector<int64_t> offsets = cpu::window_offsets(radius, pw, channels);
   const int64_t grain = cpu::row_grain(width * taps * channels);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> w0(taps), w1(taps);
@@ -44,7 +40,7 @@ void forward_kernel(const T* in, const T* weights, T* out, int64_t batch, int64_
           w1[t] = w_b[t * plane + x + 1];
         }
         cpu::weighted_window_pair(out_row + x * channels, out_row + (x + 1) * channels,
-                                  in_row + x * channels, row_offsets.data(), channels, w0.data(),
+                                  in_row + x * channels, offsets.data(), channels, w0.data(),
                                   w1.data(), diameter, channels);
       }
       if (x < width) {
@@ -61,10 +57,7 @@ void grad_weights_kernel(const T* grad, const T* in, T* grad_w, int64_t batch, i
                          int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
-  std::vector<int64_t> offsets(taps);
-  for (int64_t i = 0; i < diameter; ++i) {
-    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * pw + j) * channels;
-  }
+  const std::vector<int64_t> offsets = cpu::window_offsets(radius, pw, channels);
   const int64_t grain = cpu::row_grain(width * taps * channels);
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> dots(taps);
@@ -113,15 +106,13 @@ void grad_input_kernel(const T* grad, const T* weights, T* grad_in, int64_t batc
   });
 }
 
-Tensor to_channels_last(const Tensor& t) { return t.permute({0, 2, 3, 1}).contiguous(); }
-
 }  // namespace
 
 Tensor adaptive_conv_forward_cpu(const Tensor& input, const Tensor& weights) {
   const int64_t batch = input.size(0), channels = input.size(1);
   const int64_t height = weights.size(2), width = weights.size(3);
   const int64_t radius = (input.size(2) - height) / 2;
-  const Tensor in = to_channels_last(input);
+  const Tensor in = channels_innermost(input);
   Tensor out = at::empty({batch, channels, height, width},
                          input.options().memory_format(at::MemoryFormat::ChannelsLast));
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_forward_cpu", [&] {
@@ -136,8 +127,8 @@ std::tuple<Tensor, Tensor> adaptive_conv_backward_cpu(const Tensor& grad_output,
   const int64_t batch = input.size(0), channels = input.size(1);
   const int64_t height = weights.size(2), width = weights.size(3);
   const int64_t radius = (input.size(2) - height) / 2;
-  const Tensor in = to_channels_last(input);
-  const Tensor grad = to_channels_last(grad_output);
+  const Tensor in = channels_innermost(input);
+  const Tensor grad = channels_innermost(grad_output);
   Tensor grad_input = at::empty(input.sizes(), input.options());  // contiguous
   Tensor grad_weights = at::empty_like(weights);
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_backward_cpu", [&] {

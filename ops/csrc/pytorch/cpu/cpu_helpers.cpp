@@ -66,33 +66,33 @@ namespace {
 template <typename T>
 __attribute__((always_inline)) inline void weighted_window_pair_blocks(
     T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
-    const int64_t* __restrict__ row_offsets, int64_t stride, const T* __restrict__ w0,
+    const int64_t* __restrict__ offsets, int64_t stride, const T* __restrict__ w0,
     const T* __restrict__ w1, int64_t diameter, int64_t n) {
   constexpr int64_t kBig = 4 * 32 / sizeof(T);
   const int64_t big = n / kBig * kBig;
-  weighted_window_pair_impl<T, 4>(out0, out1, base, row_offsets, stride, w0, w1, diameter, big);
-  weighted_window_pair_impl<T, 1>(out0 + big, out1 + big, base + big, row_offsets, stride, w0,
+  weighted_window_pair_impl<T, 4>(out0, out1, base, offsets, stride, w0, w1, diameter, big);
+  weighted_window_pair_impl<T, 1>(out0 + big, out1 + big, base + big, offsets, stride, w0,
                                   w1, diameter, n - big);
 }
 }  // namespace
 
 MMFEATUP_SIMD_CLONES void weighted_window_pair(float* __restrict__ out0, float* __restrict__ out1,
                                                const float* __restrict__ base,
-                                               const int64_t* __restrict__ row_offsets,
+                                               const int64_t* __restrict__ offsets,
                                                int64_t stride, const float* __restrict__ w0,
                                                const float* __restrict__ w1, int64_t diameter,
                                                int64_t n) {
-  weighted_window_pair_blocks(out0, out1, base, row_offsets, stride, w0, w1, diameter, n);
+  weighted_window_pair_blocks(out0, out1, base, offsets, stride, w0, w1, diameter, n);
 }
 
 MMFEATUP_SIMD_CLONES void weighted_window_pair(double* __restrict__ out0,
                                                double* __restrict__ out1,
                                                const double* __restrict__ base,
-                                               const int64_t* __restrict__ row_offsets,
+                                               const int64_t* __restrict__ offsets,
                                                int64_t stride, const double* __restrict__ w0,
                                                const double* __restrict__ w1, int64_t diameter,
                                                int64_t n) {
-  weighted_window_pair_blocks(out0, out1, base, row_offsets, stride, w0, w1, diameter, n);
+  weighted_window_pair_blocks(out0, out1, base, offsets, stride, w0, w1, diameter, n);
 }
 
 }  // namespace cpu

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace mmfeatup {
 namespace cpu {
@@ -14,6 +15,17 @@ namespace cpu {
 constexpr int64_t kGrainSize = 32768;
 inline int64_t row_grain(int64_t work_per_row) {
   return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, work_per_row));
+}
+
+// Offsets of the taps t = (i, j) of a (2r+1)^2 window from its top-left corner in a
+// channels-innermost [rows, row_pixels, channels] buffer: (i * row_pixels + j) * channels.
+inline std::vector<int64_t> window_offsets(int64_t radius, int64_t row_pixels, int64_t channels) {
+  const int64_t diameter = 2 * radius + 1;
+  std::vector<int64_t> offsets(diameter * diameter);
+  for (int64_t i = 0; i < diameter; ++i) {
+    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * row_pixels + j) * channels;
+  }
+  return offsets;
 }
 
 // out[k] = sum_t w[t] * base[offsets[t] + k] for k < n. Channels go in blocks of
@@ -49,13 +61,14 @@ __attribute__((always_inline)) inline void weighted_taps_impl(
 }
 
 // Two horizontally adjacent pixels of a square (diameter x diameter) window at once:
-// out0[k] = sum_{i,j} w0[i*d+j] * base[row_offsets[i] + j*stride + k] and out1 the same with
-// w1 one position to the right. Each loaded input vector serves both pixels (half the
+// out0[k] = sum_{i,j} w0[i*d+j] * base[offsets[i*d] + j*stride + k] (offsets: the
+// window_offsets of the taps, stride: one pixel) and out1 the same with w1 one position to
+// the right. Each loaded input vector serves both pixels (half the
 // loads of two weighted_taps calls); kVectors vectors of channels per block.
 template <typename T, int kVectors>
 __attribute__((always_inline)) inline void weighted_window_pair_impl(
     T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
-    const int64_t* __restrict__ row_offsets, int64_t stride, const T* __restrict__ w0,
+    const int64_t* __restrict__ offsets, int64_t stride, const T* __restrict__ w0,
     const T* __restrict__ w1, int64_t diameter, int64_t n) {
   typedef T Vec __attribute__((vector_size(32)));
   constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
@@ -69,7 +82,7 @@ __attribute__((always_inline)) inline void weighted_window_pair_impl(
     Vec acc0[kVectors], acc1[kVectors];
     for (int v = 0; v < kVectors; ++v) acc0[v] = acc1[v] = Vec{};
     for (int64_t i = 0; i < diameter; ++i) {
-      const T* row = base + row_offsets[i] + k0;
+      const T* row = base + offsets[i * diameter] + k0;
       const T* w0_row = w0 + i * diameter;
       const T* w1_row = w1 + i * diameter;
       {  // position 0: first pixel only
@@ -95,7 +108,7 @@ __attribute__((always_inline)) inline void weighted_window_pair_impl(
   for (; k0 < n; ++k0) {
     T a0 = T(0), a1 = T(0);
     for (int64_t i = 0; i < diameter; ++i) {
-      const T* row = base + row_offsets[i] + k0;
+      const T* row = base + offsets[i * diameter] + k0;
       for (int64_t j = 0; j < diameter; ++j) {
         a0 += w0[i * diameter + j] * row[j * stride];
         a1 += w1[i * diameter + j] * row[(j + 1) * stride];
@@ -142,12 +155,12 @@ void weighted_taps(double* __restrict__ out, const double* __restrict__ base,
 
 // weighted_window_pair_impl with blocks of four, then one, vectors: cpu_helpers.cpp.
 void weighted_window_pair(float* __restrict__ out0, float* __restrict__ out1,
-                          const float* __restrict__ base, const int64_t* __restrict__ row_offsets,
+                          const float* __restrict__ base, const int64_t* __restrict__ offsets,
                           int64_t stride, const float* __restrict__ w0,
                           const float* __restrict__ w1, int64_t diameter, int64_t n);
 void weighted_window_pair(double* __restrict__ out0, double* __restrict__ out1,
                           const double* __restrict__ base,
-                          const int64_t* __restrict__ row_offsets, int64_t stride,
+                          const int64_t* __restrict__ offsets, int64_t stride,
                           const double* __restrict__ w0, const double* __restrict__ w1,
                           int64_t diameter, int64_t n);
 

@@ -27,10 +27,7 @@ void fused_kernel(const T* src, const T* keys, T tau, T sigma, T* out, int64_t b
       spatial[i * diameter + j] = spatial_weight<T>(i - radius, j - radius, radius, sigma);
     }
   }
-  std::vector<int64_t> offsets(taps);  // tap (i, j) from the window's corner
-  for (int64_t i = 0; i < diameter; ++i) {
-    for (int64_t j = 0; j < diameter; ++j) offsets[i * diameter + j] = (i * pw + j) * channels;
-  }
+  const std::vector<int64_t> offsets = cpu::window_offsets(radius, pw, channels);
   const int64_t grain = cpu::row_grain(width * taps * (channels + depth));
   at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
     std::vector<T> kernel(taps);
@@ -61,16 +58,14 @@ void fused_kernel(const T* src, const T* keys, T tau, T sigma, T* out, int64_t b
   });
 }
 
-Tensor to_channels_last(const Tensor& t) { return t.permute({0, 2, 3, 1}).contiguous(); }
-
 }  // namespace
 
 Tensor jbu_upsample_forward_cpu(const Tensor& source_padded, const Tensor& keys,
                                 const Tensor& temperature, const Tensor& sigma, int64_t radius) {
   const int64_t batch = keys.size(0), depth = keys.size(1);
   const int64_t height = keys.size(2), width = keys.size(3), channels = source_padded.size(1);
-  const Tensor src = to_channels_last(source_padded);
-  const Tensor k = to_channels_last(keys);
+  const Tensor src = channels_innermost(source_padded);
+  const Tensor k = channels_innermost(keys);
   Tensor out = at::empty({batch, channels, height, width},
                          source_padded.options().memory_format(at::MemoryFormat::ChannelsLast));
   AT_DISPATCH_FLOATING_TYPES(keys.scalar_type(), "jbu_upsample_forward_cpu", [&] {

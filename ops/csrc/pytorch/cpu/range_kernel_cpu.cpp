@@ -139,15 +139,13 @@ void backward_kernel(const T* grad, const T* out, const T* keys, T tau, T* grad_
   *grad_tau = total;
 }
 
-Tensor to_channels_last(const Tensor& t) { return t.permute({0, 2, 3, 1}).contiguous(); }
-
 }  // namespace
 
 Tensor range_kernel_forward_cpu(const Tensor& keys, const Tensor& temperature, int64_t radius) {
   const int64_t batch = keys.size(0), depth = keys.size(1);
   const int64_t height = keys.size(2), width = keys.size(3);
   const int64_t diameter = 2 * radius + 1;
-  const Tensor k = to_channels_last(keys);
+  const Tensor k = channels_innermost(keys);
   Tensor out = at::empty({batch, diameter * diameter, height, width}, keys.options());
   AT_DISPATCH_FLOATING_TYPES(keys.scalar_type(), "range_kernel_forward_cpu", [&] {
     forward_kernel<scalar_t>(k.data_ptr<scalar_t>(), *temperature.data_ptr<scalar_t>(),
@@ -161,8 +159,8 @@ std::tuple<Tensor, Tensor> range_kernel_backward_cpu(const Tensor& grad_output,
                                                      const Tensor& temperature, int64_t radius) {
   const int64_t batch = keys.size(0), depth = keys.size(1);
   const int64_t height = keys.size(2), width = keys.size(3);
-  const Tensor k = to_channels_last(keys);
-  Tensor grad_keys = at::empty_like(keys);
+  const Tensor k = channels_innermost(keys);
+  Tensor grad_keys = at::empty(keys.sizes(), keys.options());  // contiguous, like the fake
   double grad_tau = 0.0;
   AT_DISPATCH_FLOATING_TYPES(keys.scalar_type(), "range_kernel_backward_cpu", [&] {
     backward_kernel<scalar_t>(grad_output.data_ptr<scalar_t>(), output.data_ptr<scalar_t>(),
