@@ -81,6 +81,7 @@ setup(
     version=read_version(),
     description='FeatUp feature upsamplers (JBU, implicit) as an OpenMMLab plugin',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    package_data={'mmfeatup': ['weights/*.pth', 'weights/*.md']},
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.1', 'mmengine==0.10.7', 'mmsegmentation==1.2.2', 'numpy',

@@ -5,13 +5,20 @@ weights sit under ``upsampler.`` next to ``model.*`` (backbone),
 ``downsampler.*`` and ``scale_net.*``; their hub models hold the same under
 ``upsampler.``. mmfeatup's ``JBUStack`` uses the authors' key names, so the
 conversion only selects the upsampler's entries and strips the prefix.
+
+:func:`load_jbu_weights` puts a trained JBU into a JBUStack of another channel
+count (e.g. one trained with FeatUp's loss on a backbone's stride-16 level,
+loaded into every level of a segmentation neck).
 """
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Mapping, Optional, Sequence
+import os
+import pickle
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
 #: Prefixes tried, in order, when ``prefix`` is not given.
 DEFAULT_PREFIXES = ('upsampler.', 'module.upsampler.', 'model.upsampler.')
@@ -81,3 +88,77 @@ def infer_jbu_config(state_dict: Mapping[str, Tensor]) -> Dict[str, int]:
     if taps is not None:
         config['radius'] = (int(round(taps**0.5)) - 1) // 2
     return config
+
+
+def read_checkpoint(path: str, allow_pickle: bool = False) -> Mapping[str, Any]:
+    """``torch.load`` a checkpoint file on CPU, weights-only unless ``allow_pickle``.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        RuntimeError: the file holds more than tensors and ``allow_pickle`` is False.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint: no such file: {path}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+    except pickle.UnpicklingError as error:
+        raise RuntimeError(f'checkpoint: {path} holds more than tensors and cannot be loaded '
+                           f'weights-only ({str(error).splitlines()[0]}); allow pickling only '
+                           'for files you trust') from None
+
+
+def load_jbu_weights(stack: nn.Module,
+                     checkpoint: Union[str, Mapping[str, Any]],
+                     prefix: Optional[str] = None) -> Dict[str, List[str]]:
+    """Load a trained JBU into ``stack``, whatever its feature channels.
+
+    A JBU stage's filters depend on the guidance image only (range kernel,
+    spatial Gaussian, kernel fixup), never on the features, so the stage
+    weights ``up<N>.*`` of a JBU trained on one feature map serve any other
+    (another level, another channel count). They are loaded strictly: every
+    stage entry of ``stack`` must be in the checkpoint with the same shape.
+    The final ``C x C`` residual ``fixup_proj.*`` is tied to the channels: it
+    is loaded when the shapes match and otherwise keeps its initialisation.
+
+    Args:
+        stack (nn.Module): a ``JBUStack`` (or ``JBUFused``: the checkpoint's
+            per-stage kernel fixups are then unused).
+        checkpoint (str | Mapping): a file (weights-only ``torch.load``) or a
+            loaded checkpoint; anything :func:`convert_featup_state_dict`
+            accepts (mmfeatup's ``upsampler.pth``, authors' checkpoints).
+        prefix (str, optional): see :func:`convert_featup_state_dict`.
+
+    Returns:
+        dict: ``loaded`` (keys copied), ``kept`` (``fixup_proj`` keys of
+        another shape, left as initialised) and ``unused`` (checkpoint keys
+        ``stack`` has no place for, e.g. a fifth stage).
+
+    Raises:
+        ValueError: a stage entry is missing or has another shape (e.g. another
+            ``radius``, ``key_dim`` or guidance channels).
+    """
+    if isinstance(checkpoint, str):
+        checkpoint = read_checkpoint(checkpoint)
+    source = convert_featup_state_dict(checkpoint, prefix=prefix)
+    target = stack.state_dict()
+    selected: Dict[str, Tensor] = {}
+    kept: List[str] = []
+    for key, value in target.items():
+        found = source.get(key)
+        if key.startswith('fixup_proj.'):
+            if found is not None and found.shape == value.shape:
+                selected[key] = found
+            else:
+                kept.append(key)
+            continue
+        if found is None:
+            raise ValueError(f'checkpoint: no entry for {key!r} of {type(stack).__name__} '
+                             f'(checkpoint stages: {sorted({k.split(".")[0] for k in source})})')
+        if found.shape != value.shape:
+            raise ValueError(f'checkpoint: {key!r} has shape {tuple(found.shape)}, '
+                             f'{type(stack).__name__} expects {tuple(value.shape)} (another '
+                             'radius, key_dim or guidance_channels?)')
+        selected[key] = found
+    stack.load_state_dict(selected, strict=False)
+    return dict(loaded=sorted(selected), kept=kept,
+                unused=sorted(set(source) - set(selected)))

@@ -75,3 +75,20 @@ def test_config_builds_and_runs(path):
     with torch.no_grad():
         preds = model.test_step(batch(num_classes, 1))
     assert preds[0].pred_sem_seg.data.shape == (1, SIZE, SIZE)
+
+
+def test_featup_pretrained_demo_loads_the_shipped_jbu():
+    """The FeatUp-pretrained demo's neck: every level's JBU stages are the shipped ones."""
+    path = osp.join(ROOT, 'configs', 'demo', 'effnet-lite0_jbu-featup_ade-demo-128x128.py')
+    cfg = load_config(path)
+    checkpoint = cfg.model.neck.upsampler.checkpoint
+    assert osp.isfile(checkpoint), checkpoint  # resolved from the config's folder, any cwd
+    trained = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    neck = MODELS.build(cfg.model.neck)
+    assert len(neck.upsamplers) == 3
+    for module in neck.upsamplers:
+        state = module.state_dict()
+        stages = [k for k in state if k.startswith('up')]
+        assert stages and all(torch.equal(state[k], trained[k]) for k in stages)
+    # sharper than the authors' initialisation (sigma 1): training shrank the Gaussian
+    assert float(neck.upsamplers[0].up1.sigma_spatial) < 0.9

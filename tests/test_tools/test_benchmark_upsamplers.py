@@ -85,3 +85,42 @@ def test_tiny_recon_run_trains_and_scores(bench, tmp_path):
     assert len(recon['ResizeConv']['rel_mse']) == 2  # trained once per seed
     assert all(v > 0 for v in recon['ResizeConv']['rel_mse'])
     assert 'recon rel-MSE' in (out / 'results.md').read_text()
+
+
+def test_variant_parsing(bench):
+    label, spec = bench.parse_variant(['JBU-pre', 'JBUStack', 'checkpoint=a/b.pth', 'radius=2'])
+    assert label == 'JBU-pre' and spec == dict(type='JBUStack', checkpoint='a/b.pth', radius=2)
+    assert bench.spec_of('JBU-pre', {label: spec}) == spec
+    assert bench.spec_of('Bilinear', {label: spec}) == dict(type='Bilinear')
+    for bad in (['JBU-pre'], ['JBU-pre', 'NoSuchUpsampler'], ['JBU-pre', 'JBUStack', 'radius'],
+                ['JBU-pre', 'JBUStack', 'type=Bilinear']):
+        with pytest.raises(ValueError):
+            bench.parse_variant(bad)
+    with pytest.raises(SystemExit, match='registered names'):
+        bench.select_names(None, [], {'Bilinear': dict(type='JBUStack')})
+    assert bench.select_names(['Bilinear'], [], {label: spec}) == ['Bilinear', 'JBU-pre']
+
+
+def test_pretrained_variant_is_a_row_of_its_own(bench, tmp_path):
+    """A FeatUp-pretrained JBU (--variant ... checkpoint=...) next to the untrained one."""
+    import torch
+
+    from mmfeatup.models.upsamplers import JBUStack
+    trained = JBUStack(4)
+    with torch.no_grad():
+        trained.up1.sigma_spatial.fill_(0.3)
+    path = tmp_path / 'upsampler.pth'
+    torch.save(trained.state_dict(), path)
+    out = tmp_path / 'bench'
+    result = bench.main(['--sizes', '4x4:16x16', '--channels', '4', '--repeats', '1', '--device',
+                         'cpu', '--only', 'JBUStack', '--variant', 'JBU-pre', 'JBUStack',
+                         f'checkpoint={path}', '--out', str(out)])
+    rows = {row['name']: row for row in result['cost']}
+    assert set(rows) == {'JBUStack', 'JBU-pre'}
+    assert rows['JBU-pre']['params'] == rows['JBUStack']['params']
+    text = (out / 'results.md').read_text()
+    assert '| JBU-pre |' in text and f"'checkpoint': '{path}'" in text
+    seg = bench.seg_config(bench.default_seg_config(), bench.spec_of('JBU-pre', {
+        'JBU-pre': dict(type='JBUStack', checkpoint=str(path))}), 0, 2, str(tmp_path / 's'),
+        str(tmp_path / 'data'))
+    assert seg.model.neck.upsampler == dict(type='JBUStack', checkpoint=str(path))

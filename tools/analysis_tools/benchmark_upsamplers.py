@@ -14,8 +14,15 @@ For each upsampler in :data:`mmfeatup.registry.UPSAMPLERS` (or ``--only``):
   :func:`mmfeatup.apis.evaluate_reconstruction` on the held-out photos (the
   same views for every upsampler); parameter-free ones are scored once;
 * quality ``seg``: end-to-end segmentation on the bundled demo dataset with
-  the demo config (``--seg-config``), the neck's upsampler replaced by
-  ``type=NAME``, ``--seg-iters`` iterations per seed, mIoU and boundary F-score.
+  ``--seg-config`` (default: the demo data with the ImageNet EfficientNet-Lite0
+  backbone), the neck's upsampler replaced by ``type=NAME``, ``--seg-iters``
+  iterations per seed, mIoU and boundary F-score.
+
+``--variant LABEL TYPE key=value ...`` adds rows that are not plain registered
+names, e.g. a FeatUp-pretrained JBU
+(``--variant JBUStack-FeatUp JBUStack checkpoint=work_dirs/.../upsampler.pth``:
+:class:`~mmfeatup.models.upsamplers.JBUStack` loads the trained stages into
+every neck level, whatever its channels).
 
 Outputs in ``--out``: ``results.md`` (tables), ``results.json`` and
 ``speed_vs_quality.png``.
@@ -34,6 +41,9 @@ Examples::
     # everything with the default budget (20 recon steps x 2 seeds per trained upsampler,
     # 30 seg iterations x 2 seeds for bilinear and JBUStack): ~20-25 min on an idle 2-core CPU
     OMP_NUM_THREADS=1 nice python tools/analysis_tools/benchmark_upsamplers.py --quality all --threads 1
+    # segmentation: bilinear vs JBU from scratch vs a JBU pre-trained with FeatUp's loss
+    python tools/analysis_tools/benchmark_upsamplers.py --quality seg --threads 1 --seeds 0 1 2 \
+        --variant JBUStack-FeatUp JBUStack checkpoint=work_dirs/featup600/seed0/upsampler.pth
     # a tiny end-to-end check
     python tools/analysis_tools/benchmark_upsamplers.py --sizes 4x4:16x16 --channels 8 \
         --quality recon --iters 1 --seeds 0 --views 1 --recon-crop 64 --only Bilinear JBUStack
@@ -41,9 +51,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import copy
-import glob
 import json
 import math
 import os
@@ -54,7 +64,7 @@ import subprocess
 import sys
 import time
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -126,14 +136,43 @@ def design_ratio(source: Size, output: Size) -> Optional[int]:
     return int(ratio) if not ratios and ratio == int(ratio) and ratio >= 1 else None
 
 
-def upsampler_cfg(name: str, source: Size, output: Size) -> Dict[str, Any]:
-    """Config of ``name`` for ``source -> output``; fixed-ratio modules get ``scale_factor``."""
+def parse_variant(tokens: Sequence[str]) -> Tuple[str, Dict[str, Any]]:
+    """``LABEL TYPE [key=value ...]`` (one ``--variant``) -> ``(LABEL, dict(type=TYPE, ...))``.
+
+    Values are Python literals where they parse as one (``radius=2``), else strings
+    (``checkpoint=work_dirs/x/upsampler.pth``).
+    """
+    if len(tokens) < 2:
+        raise ValueError(f'--variant needs LABEL TYPE [key=value ...], got {list(tokens)}')
+    label, kind, *options = tokens
+    if kind not in UPSAMPLERS.module_dict:
+        raise ValueError(f'--variant {label}: {kind!r} is not a registered upsampler')
+    spec: Dict[str, Any] = dict(type=kind)
+    for option in options:
+        key, sep, text = option.partition('=')
+        if not sep or not key.isidentifier() or key == 'type':
+            raise ValueError(f'--variant {label}: expected key=value, got {option!r}')
+        try:
+            spec[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            spec[key] = text
+    return label, spec
+
+
+def spec_of(name: str, variants: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The upsampler config of a table row: a ``--variant`` label or a registered name."""
+    return dict((variants or {}).get(name) or dict(type=name))
+
+
+def upsampler_cfg(name: Union[str, Dict[str, Any]], source: Size, output: Size) -> Dict[str, Any]:
+    """Config of ``name`` (a registered name or a config dict) for ``source -> output``;
+    fixed-ratio modules get ``scale_factor``."""
     ratio = design_ratio(source, output)
-    cfg: Dict[str, Any] = dict(type=name)
+    cfg: Dict[str, Any] = dict(type=name) if isinstance(name, str) else dict(name)
     if ratio is not None:
         cfg['scale_factor'] = ratio
-    elif UPSAMPLERS.get(name).integer_ratio_only:
-        raise ValueError(f'{name} needs one integer ratio; {source} -> {output} has none')
+    elif UPSAMPLERS.get(cfg['type']).integer_ratio_only:
+        raise ValueError(f'{cfg["type"]} needs one integer ratio; {source} -> {output} has none')
     else:  # a design ratio close to the request (DySample, JBU...)
         cfg['scale_factor'] = max(1, round(output[0] / source[0]))
     return cfg
@@ -270,12 +309,13 @@ def time_ms(fn: Callable[[], Any], device: torch.device, repeats: int,
 
 
 def measure_cost(name: str, source_size: Size, output_size: Size, channels: int, batch: int,
-                 device: torch.device, repeats: int) -> Dict[str, Any]:
-    """One row of the cost table."""
+                 device: torch.device, repeats: int,
+                 spec: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """One row of the cost table (``spec``: the config of a ``--variant`` row)."""
     row: Dict[str, Any] = dict(name=name, source=source_size, output=output_size,
                                channels=channels, batch=batch, device=str(device))
     try:
-        cfg = upsampler_cfg(name, source_size, output_size)
+        cfg = upsampler_cfg(spec or name, source_size, output_size)
     except ValueError as error:
         row['note'] = str(error)
         return row
@@ -335,8 +375,11 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
 def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root: str,
               featurizer: str, crop: int, views: int, batch: int, stride: int,
               progress: Progress, results: Optional[Dict[str, Dict[str, Any]]] = None,
-              on_update: Callable[[], None] = lambda: None) -> Dict[str, Dict[str, Any]]:
-    """Train (same budget, same seeds) and score every upsampler on held-out photos."""
+              on_update: Callable[[], None] = lambda: None,
+              variants: Optional[Dict[str, Dict[str, Any]]] = None,
+              lr: float = 1e-3) -> Dict[str, Dict[str, Any]]:
+    """Train (same budget, same seeds, NAdam ``lr``) and score every upsampler on held-out
+    photos."""
     from mmfeatup.apis import evaluate_reconstruction, train_upsampler
     train_dir, heldout_dir = ensure_photos(photo_root)
     grid = crop // stride
@@ -344,13 +387,13 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
     for name in names:
         entry: Dict[str, Any] = dict(rel_mse=[], cos=[], seconds=[], seeds=[])
         try:
-            cfg = upsampler_cfg(name, (grid, grid), (crop, crop))
+            cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (crop, crop))
             has_params = count_parameters(build_upsampler(cfg, in_channels=8)) > 0
             run_seeds = list(seeds) if has_params else list(seeds)[:1]
             for seed in run_seeds:
                 start = time.perf_counter()
                 model = train_upsampler(cfg, featurizer, train_dir, iters=iters if has_params else 0,
-                                        seed=seed, batch_size=batch, crop_size=crop)
+                                        seed=seed, batch_size=batch, crop_size=crop, lr=lr)
                 seconds = time.perf_counter() - start
                 scores = evaluate_reconstruction(model, featurizer, heldout_dir, n_views=views,
                                                  seed=0, crop_size=crop)
@@ -372,24 +415,31 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
 # Quality: end-to-end segmentation
 # ----------------------------------------------------------------------------------------------
 
+#: The segmentation part's default: the demo data with the ImageNet EfficientNet-Lite0 backbone
+#: (offline weights): a pretrained backbone makes a 30-iteration schedule meaningful.
+SEG_CONFIG = osp.join(REPO, 'configs', 'demo', 'effnet-lite0_jbu_ade-demo-128x128.py')
+
+
 def default_seg_config() -> Optional[str]:
-    found = sorted(glob.glob(osp.join(REPO, 'configs', 'demo', '*.py')))
-    return found[0] if found else None
+    return SEG_CONFIG if osp.isfile(SEG_CONFIG) else None
 
 
-def seg_config(base: str, name: str, seed: int, iters: int, work_dir: str, data_root: str):
-    """The demo config with the neck's upsampler replaced and a fixed short schedule."""
+def seg_config(base: str, name: Union[str, Dict[str, Any]], seed: int, iters: int, work_dir: str,
+               data_root: str):
+    """The demo config with the neck's upsampler replaced (by ``name``: a registered name or
+    an upsampler config dict) and a fixed short schedule."""
     from mmfeatup.engine import load_config  # resolves mmseg:: bases without pkg_resources
     cfg = load_config(base)
     neck = cfg.model.get('neck')
     if neck is None or 'upsampler' not in neck:
         raise ValueError(f'{base}: model.neck.upsampler not found; not a FeatUpNeck config')
-    neck.upsampler = dict(type=name)
-    if UPSAMPLERS.get(name).integer_ratio_only or 'scale_factors' in neck:
+    neck.upsampler = dict(type=name) if isinstance(name, str) else dict(name)
+    kind = neck.upsampler['type']
+    if UPSAMPLERS.get(kind).integer_ratio_only or 'scale_factors' in neck:
         # fixed-ratio upsamplers need one ratio per level; assumes the usual pyramid
         # (level i has stride 4 * 2**i: MiT, ResNet) and the level-0 grid as output
         if neck.get('output_stride') not in (None, 4):
-            raise ValueError(f'{name}: per-level ratios are only derived for output_stride=4')
+            raise ValueError(f'{kind}: per-level ratios are only derived for output_stride=4')
         neck.scale_factors = [2 ** level for level in neck.get('in_index', [1, 2, 3])]
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed, deterministic=False)
@@ -434,7 +484,8 @@ def ensure_demo_dataset(data_root: str) -> str:
 def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str, out: str,
             data_root: str, progress: Progress,
             results: Optional[Dict[str, Dict[str, Any]]] = None,
-            on_update: Callable[[], None] = lambda: None) -> Dict[str, Dict[str, Any]]:
+            on_update: Callable[[], None] = lambda: None,
+            variants: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Dict[str, Any]]:
     """Train/validate the demo segmentor once per upsampler and seed."""
     from mmengine.logging import MMLogger
     from mmengine.runner import Runner
@@ -448,7 +499,7 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
         results[name] = entry
         for seed in seeds:
             try:
-                cfg = seg_config(config, name, seed, iters, osp.join(out, 'seg', name, f'seed{seed}'),
+                cfg = seg_config(config, spec_of(name, variants), seed, iters, osp.join(out, 'seg', name, f'seed{seed}'),
                                  ensure_demo_dataset(data_root))
                 start = time.perf_counter()
                 with open(os.devnull, 'w') as sink, contextlib.redirect_stdout(sink):
@@ -598,6 +649,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=20,
                         help='training steps of every trained upsampler (recon)')
     parser.add_argument('--recon-batch', type=int, default=2, help='images per recon step')
+    parser.add_argument('--lr', type=float, default=1e-3,
+                        help='NAdam learning rate of every recon training (section 2 of '
+                        'docs/benchmarks.md trains the JBU with 3e-3)')
     parser.add_argument('--recon-crop', type=int, default=112,
                         help='image side of recon training/eval (features: side/16)')
     parser.add_argument('--views', type=int, default=3, help='held-out views per image (recon)')
@@ -605,13 +659,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--featurizer-stride', type=int, default=16)
     parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
                         help='folder with train/ and heldout/ photos (made when missing)')
-    parser.add_argument('--seg-config', default=None, help='default: configs/demo/*.py')
+    parser.add_argument('--seg-config', default=None,
+                        help='a FeatUpNeck config (default: configs/demo/'
+                        'effnet-lite0_jbu_ade-demo-128x128.py)')
     parser.add_argument('--seg-data-root', default=osp.join(REPO, 'data', 'ade_demo'),
                         help='the demo dataset (made when missing)')
     parser.add_argument('--seg-iters', type=int, default=30, help='training iterations per seg run')
     parser.add_argument('--seg-only', nargs='+', default=None,
                         help=f'upsamplers of the seg runs (default {" ".join(DEFAULT_SEG)})')
     parser.add_argument('--only', nargs='+', default=None, help='benchmark only these upsamplers')
+    parser.add_argument('--variant', nargs='+', action='append', metavar='LABEL TYPE key=value',
+                        help='an extra row LABEL: upsampler TYPE with options, e.g. '
+                        '--variant JBUStack-FeatUp JBUStack checkpoint=work_dirs/x/upsampler.pth '
+                        '(a FeatUp-pretrained JBU); repeatable; always benchmarked (and in seg '
+                        'unless --seg-only leaves it out)')
     parser.add_argument('--skip', nargs='+', default=[], help='leave these upsamplers out')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s choice; 1 avoids OpenMP '
@@ -620,9 +681,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def select_names(only: Optional[Sequence[str]], skip: Iterable[str]) -> List[str]:
-    known = sorted(UPSAMPLERS.module_dict)
-    names = list(only) if only else known
+def select_names(only: Optional[Sequence[str]], skip: Iterable[str],
+                 variants: Optional[Dict[str, Dict[str, Any]]] = None) -> List[str]:
+    clash = sorted(set(variants or {}) & set(UPSAMPLERS.module_dict))
+    if clash:
+        raise SystemExit(f'--variant labels {clash} are registered names; choose other labels')
+    known = sorted(UPSAMPLERS.module_dict) + list(variants or {})
+    names = list(only) + [v for v in variants or {} if v not in only] if only else known
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f'unknown upsampler(s) {unknown}; registered: {", ".join(known)}')
@@ -631,7 +696,11 @@ def select_names(only: Optional[Sequence[str]], skip: Iterable[str]) -> List[str
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
-    names = select_names(args.only, args.skip)
+    try:
+        variants = dict(parse_variant(tokens) for tokens in args.variant or [])
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    names = select_names(args.only, args.skip, variants)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -659,11 +728,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                  f'CPUs, GPU: {env["cuda"]}, load average at start {env["load_average"]} (timings '
                  f'of a shared CPU are noisy), {env["date"]}.'
                  + ('' if final else ' **PARTIAL: still running.**') + '\n',
+                 *[f'Variant `{label}`: `{spec}`\n' for label, spec in variants.items()],
                  '## Cost\n', *cost_table(cost), '']
         if recon or seg:
             lines += ['## Quality\n',
                       f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px crops, '
-                      f'{args.iters} training steps x batch {args.recon_batch} per seed, seeds '
+                      f'{args.iters} training steps x batch {args.recon_batch} (NAdam lr {args.lr}) '
+                      f'per seed, seeds '
                       f'{args.seeds}, held-out photos `{args.photos}/heldout`, {args.views} views '
                       'each (same views for all). Segmentation: ' + notes['seg'] + '. '
                       'Values: mean ± sample std over seeds.\n',
@@ -679,7 +750,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     jobs = [(n, s, c, d) for d in devices for s in args.sizes for c in args.channels for n in names]
     progress = Progress(len(jobs), 'cost')
     for name, (source, output), channels, device in jobs:
-        cost.append(measure_cost(name, source, output, channels, args.batch, device, args.repeats))
+        cost.append(measure_cost(name, source, output, channels, args.batch, device, args.repeats,
+                                 variants.get(name)))
         progress.step(f'{name} {device.type}')
         save()
     progress.close()
@@ -690,12 +762,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if args.quality in ('recon', 'all'):
         progress = Progress(len(names), 'recon')
         run_recon(ordered, args.seeds, args.iters, args.photos, args.featurizer, args.recon_crop,
-                  args.views, args.recon_batch, args.featurizer_stride, progress, recon, save)
+                  args.views, args.recon_batch, args.featurizer_stride, progress, recon, save,
+                  variants, args.lr)
         progress.close()
 
     if args.quality in ('seg', 'all'):
         config = args.seg_config or default_seg_config()
-        seg_names = [n for n in ordered if n in (args.seg_only or DEFAULT_SEG)]
+        seg_names = [n for n in ordered if n in (args.seg_only or [*DEFAULT_SEG, *variants])]
         if config is None or not osp.isfile(config):
             notes['seg'] = f'skipped: demo config not found ({config})'
             print(notes['seg'], flush=True)
@@ -704,7 +777,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                             f'iterations, seeds {args.seeds}')
             progress = Progress(len(seg_names) * len(args.seeds), 'seg')
             run_seg(seg_names, args.seeds, args.seg_iters, config, args.out,
-                    osp.abspath(args.seg_data_root), progress, seg, save)
+                    osp.abspath(args.seg_data_root), progress, seg, save, variants)
             progress.close()
 
     save(final=True)

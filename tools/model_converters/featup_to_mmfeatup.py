@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import sys
 from typing import Any, Dict, Optional, Sequence
 
@@ -36,14 +35,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def load_checkpoint(path: str, allow_pickle: bool = False) -> Dict[str, Any]:
     """``torch.load`` on CPU; weights-only unless ``allow_pickle``."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'src: no such checkpoint file: {path}')
+    from mmfeatup.utils import read_checkpoint
     try:
-        return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
-    except pickle.UnpicklingError as error:
-        raise RuntimeError(f'src: {path} holds more than tensors and cannot be loaded '
-                           f'weights-only; rerun with --allow-pickle if you trust it '
-                           f'({str(error).splitlines()[0]})') from None
+        return read_checkpoint(path, allow_pickle)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f'src: {error}') from None
+    except RuntimeError as error:
+        raise RuntimeError(f'src: {error}; rerun with --allow-pickle if you trust it') from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:

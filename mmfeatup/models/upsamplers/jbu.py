@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
 from mmfeatup.registry import UPSAMPLERS
+from mmfeatup.utils.featup_checkpoint import load_jbu_weights
 from .base import BaseUpsampler, Size, bicubic_resize, resize_guidance
 
 #: Range of the range-kernel temperature ``tau = exp(range_temp)``.
@@ -219,6 +220,14 @@ class JBUStack(BaseUpsampler):
         num_stages (int): stage modules ``up1..upN`` to create. Default: 4
             (the authors' layout).
         in_channels (int, optional): alias of ``feat_dim``.
+        checkpoint (str, optional): weights of a trained JBU (e.g. the
+            ``upsampler.pth`` of ``tools/train_upsampler.py``, or an authors'
+            checkpoint) loaded with :func:`mmfeatup.utils.load_jbu_weights`:
+            the stages always (their filters depend on the image only, so a
+            JBU trained on one feature map serves any channel count), the
+            final ``C x C`` residual only when its channels match. This is
+            how a FeatUp-pretrained JBU enters a segmentation neck. Default:
+            None (the authors' initialisation).
     """
 
     guidance_type: ClassVar[Optional[str]] = 'image'
@@ -234,7 +243,8 @@ class JBUStack(BaseUpsampler):
                  key_dim: int = 32,
                  radius: int = 3,
                  num_stages: int = 4,
-                 in_channels: Optional[int] = None) -> None:
+                 in_channels: Optional[int] = None,
+                 checkpoint: Optional[str] = None) -> None:
         if feat_dim is None and in_channels is None:
             raise ValueError(f'{type(self).__name__}: give feat_dim (or in_channels)')
         if feat_dim is not None and in_channels is not None and int(feat_dim) != int(in_channels):
@@ -255,6 +265,8 @@ class JBUStack(BaseUpsampler):
                 JBULearnedRange(self.guidance_channels, self.key_dim, self.radius,
                                 fixup=self.stage_fixup))
         self.fixup_proj = nn.Sequential(nn.Dropout2d(0.2), nn.Conv2d(channels, channels, 1))
+        if checkpoint is not None:
+            load_jbu_weights(self, checkpoint)
 
     def stage(self, index: int) -> JBULearnedRange:
         """The module that runs stage ``index`` (0-based); the last one is reused."""
