@@ -124,3 +124,19 @@ def test_pretrained_variant_is_a_row_of_its_own(bench, tmp_path):
         'JBU-pre': dict(type='JBUStack', checkpoint=str(path))}), 0, 2, str(tmp_path / 's'),
         str(tmp_path / 'data'))
     assert seg.model.neck.upsampler == dict(type='JBUStack', checkpoint=str(path))
+
+
+@pytest.mark.slow
+def test_tiny_seg_run_trains_validates_and_reports(bench, tmp_path):
+    """The segmentation part end to end: dataset made when missing, 1 iteration, metrics."""
+    out = tmp_path / 'bench'
+    result = bench.main(['--sizes', '4x4:16x16', '--channels', '4', '--repeats', '1', '--device',
+                         'cpu', '--quality', 'seg', '--only', 'Bilinear', '--seg-only', 'Bilinear',
+                         '--seg-iters', '1', '--seeds', '0',
+                         '--seg-data-root', str(tmp_path / 'ade_demo'), '--out', str(out)])
+    entry = result['seg']['Bilinear']
+    assert 'error' not in entry, entry.get('error')
+    assert entry['seeds'] == [0]
+    assert 0 <= entry['mIoU'][0] <= 100 and 0 <= entry['bF'][0] <= 100
+    assert len(entry['bPrecision']) == len(entry['bRecall']) == 1
+    assert 'effnet-lite0_jbu_ade-demo-128x128.py' in (out / 'results.md').read_text()

@@ -495,7 +495,8 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
     allow_full_checkpoint_loading()
     results = {} if results is None else results
     for name in names:
-        entry: Dict[str, Any] = dict(mIoU=[], bF=[], seconds=[], seeds=[])
+        entry: Dict[str, Any] = dict(mIoU=[], bF=[], bPrecision=[], bRecall=[], seconds=[],
+                                     seeds=[])
         results[name] = entry
         for seed in seeds:
             try:
@@ -508,7 +509,8 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
                     metrics = runner.val_loop.run()
                 entry['seconds'].append(time.perf_counter() - start)
                 entry['mIoU'].append(float(metrics['mIoU']))
-                entry['bF'].append(float(metrics['bF']))
+                for key in ('bF', 'bPrecision', 'bRecall'):
+                    entry[key].append(float(metrics[key]))
                 entry['seeds'].append(seed)
                 MMLogger._instance_dict.clear()
             except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others
