@@ -733,12 +733,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                  *[f'Variant `{label}`: `{spec}`\n' for label, spec in variants.items()],
                  '## Cost\n', *cost_table(cost), '']
         if recon or seg:
+            recon_note = (f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px '
+                          f'crops, {args.iters} training steps x batch {args.recon_batch} (NAdam lr '
+                          f'{args.lr}) per seed, seeds {args.seeds}, held-out photos '
+                          f'`{args.photos}/heldout`, {args.views} views each (same views for all). '
+                          if recon else 'Reconstruction: not run. ')
             lines += ['## Quality\n',
-                      f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px crops, '
-                      f'{args.iters} training steps x batch {args.recon_batch} (NAdam lr {args.lr}) '
-                      f'per seed, seeds '
-                      f'{args.seeds}, held-out photos `{args.photos}/heldout`, {args.views} views '
-                      'each (same views for all). Segmentation: ' + notes['seg'] + '. '
+                      recon_note + 'Segmentation: ' + notes['seg'] + '. '
                       'Values: mean ± sample std over seeds.\n',
                       *quality_table(names, recon, seg), '']
         with open(osp.join(args.out, 'results.md'), 'w') as f:
