@@ -68,7 +68,8 @@ def test_config_builds_and_runs(path):
     num_classes = cfg.model.decode_head.num_classes
     data = model.data_preprocessor(batch(num_classes), training=True)
     logits = model(data['inputs'], mode='tensor')
-    assert logits.shape == (2, num_classes, SIZE // 4, SIZE // 4)
+    stride = cfg.model.neck.get('output_stride') or 4  # the neck's grid (default: level 0)
+    assert logits.shape == (2, num_classes, SIZE // stride, SIZE // stride)
     losses = model(**data, mode='loss')
     assert torch.isfinite(losses['decode.loss_ce'])
     model.eval()
