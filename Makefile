@@ -1,5 +1,5 @@
 # mmfeatup: one-command set-up, demo, tests, benchmarks.
-#   make demo   -> .venv + compiled ops + bundled dataset + SegFormer-B0/FeatUp-JBU train + eval + PNG
+#   make demo   -> .venv + compiled ops + bundled dataset + EfficientNet-Lite0/FeatUp-JBU train + eval + PNG
 #   make test   -> .venv + compiled ops + the whole pytest suite
 # The virtual environment lives in .venv (created if missing); nothing else is touched.
 

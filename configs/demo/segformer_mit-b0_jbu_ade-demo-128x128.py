@@ -1,7 +1,7 @@
-# The README's demo: SegFormer-B0 + FeatUp JBU neck trained from scratch on the bundled
+# SegFormer-B0 + FeatUp JBU neck, both trained from scratch, on the bundled
 # ADE20K-format demo dataset (tools/dataset_converters/make_demo_dataset.py), sized for
 # 2 CPU cores: 128x128 crops of 160x160 samples, BN (no SyncBN), batch 8, a short schedule.
-# Run it with `python tools/demo.py` (builds the dataset, trains, evaluates, draws a PNG)
+# Run it with `python tools/demo.py --config configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`
 # or `python tools/train.py configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`.
 _base_ = ['../segformer/segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py']
 custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.engine'], allow_failed_imports=False)
