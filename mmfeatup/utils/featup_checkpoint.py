@@ -12,9 +12,9 @@ loaded into every level of a segmentation neck).
 """
 from __future__ import annotations
 
-import re
 import os
 import pickle
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
@@ -131,7 +131,8 @@ def load_jbu_weights(stack: nn.Module,
     Returns:
         dict: ``loaded`` (keys copied), ``kept`` (``fixup_proj`` keys of
         another shape, left as initialised) and ``unused`` (checkpoint keys
-        ``stack`` has no place for, e.g. a fifth stage).
+        not loaded: a ``fixup_proj`` of another shape, stages ``stack`` lacks,
+        per-stage kernel fixups for a JBUFused).
 
     Raises:
         ValueError: a stage entry is missing or has another shape (e.g. another
