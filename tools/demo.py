@@ -4,9 +4,9 @@
 
 1. builds the bundled ADE20K-format demo dataset from real photographs if it is missing
    (``tools/dataset_converters/make_demo_dataset.py``);
-2. trains the ImageNet EfficientNet-Lite0 backbone (offline weights) + a FeatUp neck whose JBU
-   starts from the shipped FeatUp-pretrained weights + SegformerHead on it
-   (``configs/demo/effnet-lite0_jbu-featup_ade-demo-128x128.py``), with a progress bar
+2. trains the ImageNet EfficientNet-Lite0 backbone (offline weights) + a FeatUp neck with the
+   shipped FeatUp-pretrained JBU (its stages kept as trained) + SegformerHead on it
+   (``configs/demo/effnet-lite0_jbu-featup-frozen_ade-demo-128x128.py``), with a progress bar
    (``--config configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py``: SegFormer-B0 and the
    JBU from scratch);
 3. evaluates on the validation split (aAcc, mIoU, mAcc: mmseg's IoUMetric);
@@ -20,7 +20,7 @@ import sys
 import time
 import warnings
 
-DEFAULT_CONFIG = 'configs/demo/effnet-lite0_jbu-featup_ade-demo-128x128.py'
+DEFAULT_CONFIG = 'configs/demo/effnet-lite0_jbu-featup-frozen_ade-demo-128x128.py'
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 

@@ -1,6 +1,6 @@
-# The README's demo (`make demo`, `python tools/demo.py`). FeatUp as intended: a JBU pre-trained
-# for the backbone with FeatUp's multi-view reconstruction loss, then used (and fine-tuned) in
-# the segmentation neck.
+# A JBU pre-trained for the backbone with FeatUp's multi-view reconstruction loss, used and
+# fine-tuned in the segmentation neck (effnet-lite0_jbu-featup-frozen_ade-demo-128x128.py,
+# the README's demo, keeps its stages as trained).
 # The stages of mmfeatup/weights/jbu_efficientnet-lite0-s16_featup-600it.pth (trained on
 # EfficientNet-Lite0's stride-16 level, see mmfeatup/weights/README.md) go into the JBU of
 # every neck level: a stage's filters depend on the image only, so they serve 40, 112 and

@@ -1,6 +1,7 @@
 """Every shipped config loads offline and builds a model that runs in tensor/loss/predict modes;
 every registered upsampler has a like-for-like SegFormer-B1 config."""
 import glob
+import re
 import os.path as osp
 
 import pytest
@@ -93,3 +94,25 @@ def test_featup_pretrained_demo_loads_the_shipped_jbu():
         assert stages and all(torch.equal(state[k], trained[k]) for k in stages)
     # sharper than the authors' initialisation (sigma 1): training shrank the Gaussian
     assert float(neck.upsamplers[0].up1.sigma_spatial) < 0.9
+
+
+def test_frozen_featup_demo_gives_the_jbu_stages_no_updates():
+    """make demo's config: the pretrained stages get lr 0 and no decay, the rest trains."""
+    from mmengine.optim import build_optim_wrapper
+    path = osp.join(ROOT, 'configs', 'demo', 'effnet-lite0_jbu-featup-frozen_ade-demo-128x128.py')
+    cfg = load_config(path)
+    configure_device(cfg)
+    model = MODELS.build(cfg.model)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    names = {id(p): n for n, p in model.named_parameters()}
+    frozen, trained = set(), set()
+    for group in wrapper.optimizer.param_groups:
+        for param in group['params']:
+            (frozen if group['lr'] == 0 else trained).add(names[id(param)])
+            if group['lr'] == 0:
+                assert group['weight_decay'] == 0
+    stage = {n for n in names.values() if re.search(r'^neck\.upsamplers\.\d+\.up\d+\.', n)}
+    assert stage and frozen == stage
+    assert 'neck.upsamplers.0.fixup_proj.1.weight' in trained
+    assert any(n.startswith('backbone.') for n in trained)
+    assert any(n.startswith('decode_head.') for n in trained)
