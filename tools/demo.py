@@ -136,10 +136,13 @@ def main() -> None:
     allow_full_checkpoint_loading()
     ensure_dataset(args.data_root)
 
-    print('[2/4] building SegFormer-B0 + FeatUp JBU neck ...', flush=True)
     from mmengine.runner import Runner
 
     cfg = build_config(args)
+    model = cfg.model
+    print(f'[2/4] building {model.backbone.type} + {model.neck.type} '
+          f'({model.neck.upsampler.type}) + {model.decode_head.type} from '
+          f'{osp.relpath(args.config, ROOT)} ...', flush=True)
     runner = Runner.from_cfg(cfg)
     train_start = time.perf_counter()
     print(f'[2/4] training {cfg.train_cfg.max_iters} iterations, batch '
