@@ -139,10 +139,12 @@ def main() -> None:
     from mmengine.runner import Runner
 
     cfg = build_config(args)
-    model = cfg.model
-    print(f'[2/4] building {model.backbone.type} + {model.neck.type} '
-          f'({model.neck.upsampler.type}) + {model.decode_head.type} from '
-          f'{osp.relpath(args.config, ROOT)} ...', flush=True)
+    neck = cfg.model.get('neck') or {}
+    parts = [cfg.model.backbone.type, neck.get('type', 'no neck'), cfg.model.decode_head.type]
+    if neck.get('upsampler'):
+        parts[1] += f' ({neck.upsampler.type})'
+    print(f'[2/4] building {" + ".join(parts)} from {osp.relpath(args.config, ROOT)} ...',
+          flush=True)
     runner = Runner.from_cfg(cfg)
     train_start = time.perf_counter()
     print(f'[2/4] training {cfg.train_cfg.max_iters} iterations, batch '
