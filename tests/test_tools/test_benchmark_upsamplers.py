@@ -1,20 +1,12 @@
 """The upsampler benchmark runs end to end on a tiny size and writes its outputs."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPT = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_upsamplers.py')
-
 
 @pytest.fixture(scope='module')
-def bench():
-    spec = importlib.util.spec_from_file_location('benchmark_upsamplers', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_tool):
+    return load_tool('analysis_tools/benchmark_upsamplers.py')
 
 
 def test_parse_size(bench):

@@ -1,22 +1,14 @@
 """tools/model_converters/featup_to_mmfeatup.py and mmfeatup.utils.featup_checkpoint."""
-import importlib.util
-import os
-
 import pytest
 import torch
 
 from mmfeatup.models.upsamplers import JBUStack
 from mmfeatup.utils import convert_featup_state_dict, infer_jbu_config
 
-TOOL = os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'model_converters',
-                    'featup_to_mmfeatup.py')
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('featup_to_mmfeatup', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope='module')
+def tool(load_tool):
+    return load_tool('model_converters/featup_to_mmfeatup.py')
 
 
 def random_stack(feat_dim: int, seed: int) -> JBUStack:
@@ -44,12 +36,12 @@ def lightning_checkpoint(stack: JBUStack) -> dict:
             'optimizer_states': [], 'lr_schedulers': []}
 
 
-def test_convert_lightning_checkpoint_and_load(tmp_path):
+def test_convert_lightning_checkpoint_and_load(tool, tmp_path):
     stack = random_stack(8, seed=0)
     src = tmp_path / 'dino16_jbu_stack_cocostuff.ckpt'
     dst = tmp_path / 'out' / 'jbu.pth'
     torch.save(lightning_checkpoint(stack), src)
-    written = load_tool().main([str(src), str(dst)])
+    written = tool.main([str(src), str(dst)])
     assert set(written) == set(stack.state_dict())
     loaded_sd = torch.load(dst, map_location='cpu', weights_only=True)
     assert set(loaded_sd) == set(stack.state_dict())
@@ -76,12 +68,11 @@ def test_convert_variants():
     assert infer_jbu_config(plain) == dict(feat_dim=4, key_dim=32, num_stages=4, radius=3)
 
 
-def test_convert_errors(tmp_path):
+def test_convert_errors(tool, tmp_path):
     with pytest.raises(ValueError, match='no JBUStack weights'):
         convert_featup_state_dict({'state_dict': {'model.weight': torch.zeros(1)}})
     with pytest.raises(ValueError, match='checkpoint must be a dict'):
         convert_featup_state_dict([1, 2])
-    tool = load_tool()
     with pytest.raises(FileNotFoundError, match='src'):
         tool.main([str(tmp_path / 'missing.ckpt'), str(tmp_path / 'x.pth')])
     # a checkpoint pickling a non-tensor object needs --allow-pickle

@@ -1,22 +1,13 @@
 """tools/analysis_tools/upsampler_alignment.py: impulse centroids under flat guidance."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 
 from mmfeatup.registry import build_upsampler
 
-SCRIPT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
-                  'analysis_tools', 'upsampler_alignment.py')
-
 
 @pytest.fixture(scope='module')
-def tool():
-    spec = importlib.util.spec_from_file_location('upsampler_alignment', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool(load_tool):
+    return load_tool('analysis_tools/upsampler_alignment.py')
 
 
 @pytest.mark.parametrize('name', ['Bilinear', 'Bicubic', 'JBUFused'])

@@ -1,25 +1,17 @@
 """tools/visualize_features.py end to end on a small timm featurizer (random weights)."""
-import importlib.util
-import os
-
 import pytest
 import torch
 
 from mmfeatup.models.upsamplers import JBUStack
 
-TOOL = os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'visualize_features.py')
+
+@pytest.fixture(scope='module')
+def tool(load_tool):
+    return load_tool('visualize_features.py')
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('visualize_features', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_tool_writes_png_with_checkpoint(tmp_path):
+def test_tool_writes_png_with_checkpoint(tool, tmp_path):
     from PIL import Image
-    tool = load_tool()
     # resnet18 (random init), level 2 (stride 8, 128 channels) of a 64x64 image: x8 JBU
     stack = JBUStack(128)
     with torch.no_grad():
@@ -40,8 +32,7 @@ def test_tool_writes_png_with_checkpoint(tmp_path):
     assert loaded.up1.range_temp.item() == pytest.approx(1.5)
 
 
-def test_tool_inputs():
-    tool = load_tool()
+def test_tool_inputs(tool):
     assert tool.load_named_image('sklearn:china').shape[-1] == 3
     image = tool.prepare_image(tool.load_named_image('skimage:camera'), 64, crop=True)
     assert image.shape == (1, 3, 64, 64) and 0 <= image.min() and image.max() <= 1
