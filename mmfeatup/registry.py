@@ -1,5 +1,8 @@
 """Registries of mmfeatup.
 
+Importing this module installs the stack shims (:func:`mmfeatup.compat.install`),
+once, before anything of mmseg is imported.
+
 Segmentation parts (the neck, the segmentor, datasets, transforms, hooks) are
 registered straight into MMSegmentation's registries so that stock ``mmseg``
 configs (``default_scope='mmseg'``) find them once ``mmfeatup.models`` is
@@ -15,9 +18,13 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Union
 
-from mmengine.registry import Registry
-from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
-from torch import nn
+from mmfeatup import compat
+
+compat.install()  # the one install point of the stack shims (see mmfeatup.compat)
+
+from mmengine.registry import Registry  # noqa: E402
+from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS  # noqa: E402
+from torch import nn  # noqa: E402
 
 UPSAMPLERS = Registry(
     'feature upsampler',

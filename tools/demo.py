@@ -131,9 +131,6 @@ def main() -> None:
     # keep the terminal to the progress display: mmseg/mmengine deprecation notices are noise here
     warnings.filterwarnings('ignore', category=UserWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
-    from mmfeatup.compat import allow_full_checkpoint_loading
-
-    allow_full_checkpoint_loading()
     ensure_dataset(args.data_root)
 
     from mmengine.runner import Runner

@@ -140,9 +140,8 @@ def load_upsampler_weights(upsampler: nn.Module, path: str) -> None:
     """Load ``path`` into ``upsampler`` (strict after finding the keys' prefix)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file {path!r}')
-    from mmfeatup.compat import allow_full_checkpoint_loading
-    allow_full_checkpoint_loading()
-    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    from mmfeatup.utils import read_checkpoint
+    checkpoint = read_checkpoint(path)
     upsampler.load_state_dict(upsampler_state_dict(checkpoint, upsampler), strict=True)
 
 

@@ -1,13 +1,17 @@
-"""Runner helpers shared by ``tools/train.py``, ``tools/test.py`` and ``tools/demo.py``.
+"""Runner helpers and hooks shared by the tools and by configs.
 
-Nothing here runs at import; the tools call the functions explicitly.
+Importing registers the hooks (``ProgressBarHook``, ``ExactResumeHook``,
+``CheckpointKeysHook``) in mmseg's ``HOOKS``; nothing else runs at import.
 """
-from .config_loading import enable_package_config_lookup, load_config
+from .checkpoint_keys_hook import CheckpointKeysHook
+from .config_loading import load_config
 from .device import (apply_amp, configure_device, init_cpu_distributed, on_gpu,
                      replace_sync_bn)
+from .exact_resume_hook import ExactResumeHook, capture_rng_state, restore_rng_state
 from .progress_hook import ProgressBarHook
 
 __all__ = [
-    'enable_package_config_lookup', 'load_config', 'apply_amp', 'configure_device',
-    'init_cpu_distributed', 'on_gpu', 'replace_sync_bn', 'ProgressBarHook',
+    'load_config', 'apply_amp', 'configure_device', 'init_cpu_distributed', 'on_gpu',
+    'replace_sync_bn', 'ProgressBarHook', 'ExactResumeHook', 'CheckpointKeysHook',
+    'capture_rng_state', 'restore_rng_state',
 ]

@@ -5,9 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
+
+#: Hooks the tools add to every run whose config lacks them.
+SAFETY_HOOKS = ('ExactResumeHook', 'CheckpointKeysHook')
+
+
+def add_custom_hooks(cfg: Config, types: Sequence[str]) -> Config:
+    """Append ``dict(type=T)`` to ``cfg.custom_hooks`` for each ``T`` not yet there (in place).
+
+    Args:
+        cfg (Config): the run config.
+        types (Sequence[str]): hook type names (registered in mmseg's ``HOOKS``).
+
+    Returns:
+        Config: ``cfg``.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {hook.get('type') for hook in hooks}
+    hooks += [dict(type=name) for name in types if name not in present]
+    cfg.custom_hooks = hooks
+    return cfg
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -41,8 +61,8 @@ def parse_runner_args(parser: argparse.ArgumentParser,
 def config_from_args(args: argparse.Namespace) -> Config:
     """Load ``args.config`` with ``--cfg-options`` and settle the work dir.
 
-    Also lets ``torch.load`` read mmengine checkpoints (resume, ``load_from``)
-    under torch >= 2.6 (:func:`mmfeatup.compat.allow_full_checkpoint_loading`).
+    Adds :data:`SAFETY_HOOKS` to ``custom_hooks`` where the config lacks them
+    (exact resume, refusal of a checkpoint that fits nothing).
 
     Args:
         args (argparse.Namespace): parsed with :func:`add_runner_args`.
@@ -51,11 +71,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         Config: the config, ``work_dir`` set from ``--work-dir``, the config, or
         ``./work_dirs/<config name>``.
     """
-    from mmfeatup.compat import allow_full_checkpoint_loading
     from .config_loading import load_config
 
-    allow_full_checkpoint_loading()
     cfg = load_config(args.config, args.cfg_options)
+    add_custom_hooks(cfg, SAFETY_HOOKS)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

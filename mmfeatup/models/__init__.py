@@ -1,11 +1,9 @@
 """Models of mmfeatup; importing registers them in mmseg's / mmfeatup's registries.
 
-``import mmseg.models`` needs ``mmcv.ops``; with mmcv-lite a stub extension is
-installed first (see :mod:`mmfeatup.compat`), never over a real full mmcv.
+``import mmseg.models`` needs ``mmcv.ops``; :mod:`mmfeatup.registry`, imported
+first, installs the stack shims (:func:`mmfeatup.compat.install`).
 """
-from mmfeatup.compat import ensure_mmcv_ops_importable
-
-ensure_mmcv_ops_importable()
+from mmfeatup import registry  # noqa: F401  (first: installs the stack shims)
 
 from . import upsamplers  # noqa: E402,F401
 from . import necks, segmentors  # noqa: E402,F401

@@ -90,21 +90,48 @@ def infer_jbu_config(state_dict: Mapping[str, Tensor]) -> Dict[str, int]:
     return config
 
 
-def read_checkpoint(path: str, allow_pickle: bool = False) -> Mapping[str, Any]:
-    """``torch.load`` a checkpoint file on CPU, weights-only unless ``allow_pickle``.
+_TORCH_BOILERPLATE = ('Weights only load failed', 'Please file an issue', 'Check the documentation')
+
+
+def _unpickler_reason(error: Exception) -> str:
+    """What torch's weights-only error says was refused, without its boilerplate."""
+    lines = [line.replace('WeightsUnpickler error:', '').strip()
+             for line in str(error).splitlines()]
+    reasons = [line for line in lines if line and not line.startswith(_TORCH_BOILERPLATE)]
+    return ' '.join(reasons) or type(error).__name__
+
+
+def read_checkpoint(path: str) -> Mapping[str, Any]:
+    """``torch.load`` a checkpoint file on CPU, weights-only.
+
+    Plain state dicts and mmengine checkpoints load (the few non-tensor objects
+    of the latter are allow-listed, :func:`mmfeatup.compat.mmengine_checkpoint_globals`);
+    a file whose pickle would call anything else is refused.
+
+    Args:
+        path (str): the file.
+
+    Returns:
+        Mapping: the loaded object.
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
-        RuntimeError: the file holds more than tensors and ``allow_pickle`` is False.
+        RuntimeError: the file pickles objects other than tensors and mmengine's
+            checkpoint entries (it could run code when loaded).
     """
+    from mmfeatup.compat import mmengine_checkpoint_globals
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file: {path}')
     try:
-        return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+        with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+            return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
-        raise RuntimeError(f'checkpoint: {path} holds more than tensors and cannot be loaded '
-                           f'weights-only ({str(error).splitlines()[0]}); allow pickling only '
-                           'for files you trust') from None
+        raise RuntimeError(
+            f'checkpoint: refused {path}: it pickles objects that loading would have to '
+            f'construct or call ({_unpickler_reason(error)}). Only tensors, plain containers '
+            'and mmengine checkpoints are loaded. If you trust the file, re-save its weights '
+            'as a plain state dict in a separate, trusted step.') from None
 
 
 def load_jbu_weights(stack: nn.Module,

@@ -14,7 +14,6 @@ from mmengine.runner import Runner
 
 import mmfeatup.engine  # noqa: F401  (registers ProgressBarHook)
 import mmfeatup.models  # noqa: F401
-from mmfeatup.compat import allow_full_checkpoint_loading
 from mmfeatup.datasets.ade_demo import make_ade_demo
 from mmfeatup.engine import apply_amp, configure_device, load_config, replace_sync_bn
 from mmfeatup.registry import HOOKS
@@ -85,7 +84,6 @@ def test_runner_trains_two_iterations_and_validates(demo_root, tmp_path):
 
 @pytest.mark.slow
 def test_resume_continues_iteration_and_optimizer_state(demo_root, tmp_path):
-    allow_full_checkpoint_loading()
     _RecordStartHook.records.clear()
     work_dir = str(tmp_path)
     first = Runner.from_cfg(configure_device(small_cfg(demo_root, work_dir, max_iters=2)))

@@ -8,7 +8,11 @@ which ``JBUStack(feat_dim).load_state_dict`` accepts unchanged.
 Example::
 
     python tools/model_converters/featup_to_mmfeatup.py \
-        dino16_jbu_stack_cocostuff.ckpt work_dirs/jbu_dino16.pth --allow-pickle
+        dino16_jbu_stack_cocostuff.ckpt work_dirs/jbu_dino16.pth
+
+The file is loaded weights-only: a Lightning checkpoint that also pickles objects
+(e.g. a config object in ``hyper_parameters``) is refused, since loading it would
+construct them; re-save its ``state_dict`` as a plain file in a separate step you trust.
 """
 from __future__ import annotations
 
@@ -27,21 +31,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--prefix', default=None,
                         help='prefix of the upsampler keys (default: try "upsampler.", '
                         '"module.upsampler.", "model.upsampler.", then none)')
-    parser.add_argument('--allow-pickle', action='store_true',
-                        help='load with torch.load(weights_only=False); only for files you '
-                        'trust (Lightning checkpoints may pickle config objects)')
     return parser.parse_args(argv)
 
 
-def load_checkpoint(path: str, allow_pickle: bool = False) -> Dict[str, Any]:
-    """``torch.load`` on CPU; weights-only unless ``allow_pickle``."""
+def load_checkpoint(path: str) -> Dict[str, Any]:
+    """``torch.load`` on CPU, weights-only (:func:`mmfeatup.utils.read_checkpoint`)."""
     from mmfeatup.utils import read_checkpoint
     try:
-        return read_checkpoint(path, allow_pickle)
+        return read_checkpoint(path)
     except FileNotFoundError as error:
         raise FileNotFoundError(f'src: {error}') from None
     except RuntimeError as error:
-        raise RuntimeError(f'src: {error}; rerun with --allow-pickle if you trust it') from None
+        raise RuntimeError(f'src: {error}') from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
@@ -49,7 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
     from mmfeatup.models.upsamplers import JBUStack
     from mmfeatup.utils import convert_featup_state_dict, infer_jbu_config
 
-    checkpoint = load_checkpoint(args.src, args.allow_pickle)
+    checkpoint = load_checkpoint(args.src)
     state_dict = convert_featup_state_dict(checkpoint, prefix=args.prefix)
     config = infer_jbu_config(state_dict)
     JBUStack(**config).load_state_dict(state_dict, strict=True)  # proves it loads

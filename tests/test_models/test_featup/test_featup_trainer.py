@@ -10,7 +10,6 @@ from skimage import data
 
 import mmfeatup.datasets  # noqa: F401
 import mmfeatup.models  # noqa: F401
-from mmfeatup.compat import allow_full_checkpoint_loading
 from mmfeatup.models.featup import FeatUpUpsamplerTrainer
 
 FEAT = 'efficientnet_lite0_s16'
@@ -88,7 +87,6 @@ def _tiny_cfg(root, work_dir, max_iters):
 
 
 def test_runner_checkpoint_and_resume(tmp_path):
-    allow_full_checkpoint_loading()
     root = tmp_path / 'imgs'
     root.mkdir()
     Image.fromarray(data.chelsea()).save(root / 'cat.png')
@@ -97,7 +95,7 @@ def test_runner_checkpoint_and_resume(tmp_path):
     runner = Runner.from_cfg(_tiny_cfg(root, work, 2))
     runner.train()
     assert osp.isfile(work / 'iter_2.pth')
-    saved = torch.load(work / 'iter_2.pth', map_location='cpu', weights_only=False)
+    saved = torch.load(work / 'iter_2.pth', map_location='cpu')  # weights-only
     assert saved['meta']['iter'] == 2 and 'optimizer' in saved
     key = 'upsampler.up1.range_temp'
     assert key in saved['state_dict']
@@ -107,7 +105,7 @@ def test_runner_checkpoint_and_resume(tmp_path):
     resumed = Runner.from_cfg(cfg)
     resumed.train()
     assert resumed.iter == 3
-    final = torch.load(work / 'iter_3.pth', map_location='cpu', weights_only=False)
+    final = torch.load(work / 'iter_3.pth', map_location='cpu')  # weights-only
     assert final['meta']['iter'] == 3
     # the resumed run started from iter 2's weights: one more step changed them only a little
     start = saved['state_dict']['upsampler.fixup_proj.1.weight']
