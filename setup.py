@@ -85,6 +85,8 @@ setup(
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.1', 'mmengine==0.10.7', 'mmsegmentation==1.2.2', 'numpy',
+        # mmengine 0.10.7 resolves `mmseg::` config bases with pkg_resources (gone in 81)
+        'setuptools<81',
     ],
     ext_modules=ext_modules,
     cmdclass=cmdclass,

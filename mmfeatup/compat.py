@@ -151,9 +151,9 @@ def allow_mmengine_checkpoints() -> None:
     """
     import torch.serialization
 
-    present = set(map(repr, torch.serialization.get_safe_globals()))
+    present = set(torch.serialization.get_safe_globals())
     torch.serialization.add_safe_globals(
-        [g for g in mmengine_checkpoint_globals() if repr(g) not in present])
+        [g for g in mmengine_checkpoint_globals() if g not in present])
 
 
 def install() -> None:

@@ -4,12 +4,17 @@
 # Run it with `python tools/demo.py --config configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`
 # or `python tools/train.py configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`.
 _base_ = ['../segformer/segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.engine'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.engine', 'mmfeatup.datasets'],
+                      allow_failed_imports=False)
 
 data_root = 'data/ade_demo'
 crop_size = (128, 128)
 max_iters = 120
 norm_cfg = dict(type='BN', requires_grad=True)
+# CheckedADE20KDataset (dataset_type of the base config) checks the folders and the pairing,
+# CheckSegMap each label map's size and values (ADE20K: 150 classes, 255 ignored); both name the
+# offending file and the fix. CheckSegMap changes nothing and draws no random numbers.
+check_seg_map = dict(type='CheckSegMap', num_classes=150, ignore_index=255)
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -21,6 +26,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    check_seg_map,
     dict(type='RandomResize', scale=(160, 160), ratio_range=(0.8, 1.5), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -30,6 +36,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    check_seg_map,
     dict(type='PackSegInputs'),
 ]
 tta_pipeline = [
@@ -41,6 +48,7 @@ tta_pipeline = [
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='LoadAnnotations')],
+            [check_seg_map],
             [dict(type='PackSegInputs')],
         ]),
 ]
@@ -76,4 +84,4 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook', draw=False))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
-custom_hooks = [dict(type='ProgressBarHook')]
+custom_hooks = [dict(type='ProgressBarHook'), dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook')]

@@ -8,7 +8,11 @@ On CPUs three stock defaults break and are fixed here, so users do not have to:
   group is initialised here from torchrun's environment before the Runner is
   built (the Runner then skips its own initialisation);
 * DDP on CPU modules needs ``device_ids=None``;
-* SyncBN needs GPUs: every ``SyncBN`` in the model config becomes ``BN``.
+* SyncBN needs GPUs: every ``SyncBN`` in the model config becomes ``BN``, and
+  DDP broadcasts rank 0's buffers at every forward (``broadcast_buffers=True``),
+  so all ranks hold the same BN statistics, as SyncBN would keep them, and
+  the statistics a checkpoint saves (rank 0's) are every rank's: a resumed run
+  continues exactly on every rank.
 """
 from __future__ import annotations
 
@@ -87,9 +91,15 @@ def configure_device(cfg: Config, launcher: str = 'none') -> Config:
         env_cfg = cfg.get('env_cfg') or {}
         env_cfg['dist_cfg'] = dict(backend='gloo')
         cfg.env_cfg = env_cfg
-        cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
-            find_unused_parameters=bool(cfg.get('find_unused_parameters', False)))
+        wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+        kind = wrapper.get('type', 'MMDistributedDataParallel')
+        if kind != 'MMDistributedDataParallel':
+            raise RuntimeError(f'model_wrapper_cfg type {kind!r} does not run on CPUs: only '
+                               'MMDistributedDataParallel (gloo) does (FSDP needs GPUs)')
+        wrapper.update(type=kind, device_ids=None, broadcast_buffers=True)
+        wrapper.setdefault('find_unused_parameters',
+                           bool(cfg.get('find_unused_parameters', False)))
+        cfg.model_wrapper_cfg = wrapper
     return cfg
 
 

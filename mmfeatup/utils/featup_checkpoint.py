@@ -123,8 +123,12 @@ def read_checkpoint(path: str) -> Mapping[str, Any]:
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file: {path}')
+    # only what is not allowed already: leaving the context removes what it added, and must not
+    # remove the process-wide allow-list of mmfeatup.compat.install
+    present = set(torch.serialization.get_safe_globals())
+    missing = [g for g in mmengine_checkpoint_globals() if g not in present]
     try:
-        with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+        with torch.serialization.safe_globals(missing):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
         raise RuntimeError(

@@ -124,6 +124,15 @@ def test_cpu_device_setup(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(RuntimeError, match='torchrun'):
         configure_device(copy.deepcopy(cfg), 'pytorch')
+    monkeypatch.setenv('RANK', '0')  # init_cpu_distributed returns early when initialised
+    monkeypatch.setattr('torch.distributed.is_initialized', lambda: True)
+    fsdp = copy.deepcopy(cfg)
+    fsdp.model_wrapper_cfg = dict(type='MMFullyShardedDataParallel')
+    with pytest.raises(RuntimeError, match='FSDP needs GPUs'):
+        configure_device(fsdp, 'pytorch')
+    ddp = configure_device(copy.deepcopy(cfg), 'pytorch')
+    assert ddp.model_wrapper_cfg == dict(type='MMDistributedDataParallel', device_ids=None,
+                                         broadcast_buffers=True, find_unused_parameters=True)
 
 
 def free_port():

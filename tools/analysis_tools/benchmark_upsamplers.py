@@ -31,8 +31,9 @@ FLOP convention: mmengine/fvcore's, one multiply-add = 1 FLOP for
 convolutions and matrix products; this script adds handles that count
 element-wise ops (mul, add, div, exp, softmax, sum ...) and bicubic
 resampling (16 per output) as one FLOP per output element, and the mmfeatup
-custom ops (``adaptive_conv``: ``C*T`` per output pixel, ``range_kernel``:
-``D*T``). Ops still not counted are listed in the table's last column.
+custom ops with :mod:`mmfeatup.analysis.flop_handles` (``adaptive_conv``:
+``C*T`` per output pixel, ``range_kernel``: ``D*T``). Ops still not counted are
+listed in the table's last column.
 
 Examples::
 
@@ -200,36 +201,13 @@ class _Call(nn.Module):
         return self.upsampler.upsample(source, used, self.size)
 
 
-def _shape(value) -> List[int]:
-    from mmengine.analysis.jit_handles import get_shape
-    return get_shape(value)
-
-
-def _adaptive_conv_flops(inputs, outputs) -> int:
-    weights = _shape(inputs[1])
-    taps = weights[1] if len(weights) == 4 else weights[3] * weights[4]
-    return math.prod(_shape(outputs[0])) * taps
-
-
-def _range_kernel_flops(inputs, outputs) -> int:
-    return math.prod(_shape(outputs[0])) * _shape(inputs[0])[1]
-
-
-def _jbu_upsample_flops(inputs, outputs) -> int:
-    out = _shape(outputs[0])  # [B, C, H, W]
-    keys = _shape(inputs[1])  # [B, D, H, W]
-    taps = None
-    padded = _shape(inputs[0])
-    diameter = padded[-1] - out[-1] + 1
-    taps = diameter * diameter
-    return math.prod(out) * taps + math.prod(keys) * taps
-
-
 def count_flops(upsampler: nn.Module, source: Tensor, guidance: Tensor,
                 size: Size) -> Tuple[Optional[int], str]:
     """``(flops, uncounted ops)`` of one forward (eval mode)."""
     from mmengine.analysis import FlopAnalyzer
     from mmengine.analysis.jit_handles import elementwise_flop_counter
+
+    from mmfeatup.analysis import flop_handle_table
 
     analyzer = FlopAnalyzer(_Call(upsampler, size).eval(), (source, guidance))
     one = elementwise_flop_counter(0, 1)
@@ -245,10 +223,8 @@ def count_flops(upsampler: nn.Module, source: Tensor, guidance: Tensor,
     analyzer.set_op_handle('aten::im2col', None)
     analyzer.set_op_handle('aten::index_select', None)
     analyzer.set_op_handle('aten::_upsample_nearest_exact2d', elementwise_flop_counter(0, 1))
-    analyzer.set_op_handle('aten::mmfeatup::adaptive_conv', _adaptive_conv_flops)
-    analyzer.set_op_handle('mmfeatup::adaptive_conv', _adaptive_conv_flops)
-    analyzer.set_op_handle('mmfeatup::range_kernel', _range_kernel_flops)
-    analyzer.set_op_handle('mmfeatup::jbu_upsample', _jbu_upsample_flops)
+    # the mmfeatup ops, set here too so that the count never depends on register_flop_handles()
+    analyzer.set_op_handle(**flop_handle_table())
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     try:
@@ -429,7 +405,7 @@ def seg_config(base: str, name: Union[str, Dict[str, Any]], seed: int, iters: in
                data_root: str):
     """The demo config with the neck's upsampler replaced (by ``name``: a registered name or
     an upsampler config dict) and a fixed short schedule."""
-    from mmfeatup.engine import load_config  # resolves mmseg:: bases without pkg_resources
+    from mmfeatup.engine import load_config
     cfg = load_config(base)
     neck = cfg.model.get('neck')
     if neck is None or 'upsampler' not in neck:
@@ -492,8 +468,6 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
     from mmengine.runner import Runner
 
     import mmfeatup.evaluation  # noqa: F401  (registers BoundaryFScore)
-    from mmfeatup.compat import allow_full_checkpoint_loading
-    allow_full_checkpoint_loading()
     results = {} if results is None else results
     for name in names:
         entry: Dict[str, Any] = dict(mIoU=[], bF=[], bPrecision=[], bRecall=[], seconds=[],
@@ -580,45 +554,262 @@ def quality_table(names: Sequence[str], recon: Dict[str, Any], seg: Dict[str, An
     return lines
 
 
-def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
-         seg: Dict[str, Any]) -> bool:
-    """Forward latency (first size/channels/device) vs each quality measure."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+#: The quality measures a plot panel can show: (key of the results, results dict name, title).
+QUALITY_PANELS = (('rel_mse', 'recon', 'recon rel-MSE (lower is better)'),
+                  ('mIoU', 'seg', 'seg mIoU, % (higher is better)'),
+                  ('bF', 'seg', 'seg boundary F, % (higher is better)'))
 
+
+def _plot_setting(cost: Sequence[Dict[str, Any]]) -> Tuple[Optional[Dict[str, Any]],
+                                                           Dict[str, Dict[str, Any]]]:
+    """The first measured cost setting and its rows by upsampler name.
+
+    Args:
+        cost (Sequence[dict]): the cost rows.
+
+    Returns:
+        tuple: the first row with a latency (None when there is none) and every row with a
+        latency of the same size, channels, batch and device, by name.
+    """
     first = next((r for r in cost if 'fwd_ms' in r), None)
     if first is None:
-        return False
-    speed = {r['name']: r['fwd_ms'] for r in cost if 'fwd_ms' in r and r['source'] == first['source']
-             and r['output'] == first['output'] and r['channels'] == first['channels']
-             and r['device'] == first['device']}
-    panels = [('recon rel-MSE (lower is better)', recon, 'rel_mse'),
-              ('seg mIoU (higher is better)', seg, 'mIoU'),
-              ('seg boundary F (higher is better)', seg, 'bF')]
-    panels = [p for p in panels if any(p[1].get(n, {}).get(p[2]) for n in speed)]
-    if not panels:
-        panels = [('(no quality measured)', {}, '')]
-    from matplotlib.ticker import NullFormatter
-    colours = {name: plt.get_cmap('tab20')(i % 20) for i, name in enumerate(sorted(speed))}
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for ax, (title, data, key) in zip(axes[0], panels):
-        for name, ms in speed.items():
-            values = data.get(name, {}).get(key) if key else None
-            if key and not values:
+        return None, {}
+    same = ('source', 'output', 'channels', 'batch', 'device')
+    return first, {r['name']: r for r in cost
+                   if 'fwd_ms' in r and all(r.get(k) == first.get(k) for k in same)}
+
+
+def _setting_text(first: Dict[str, Any]) -> str:
+    """The cost setting for an axis label, e.g. ``14x14 -> 224x224, C=384, batch 1, cpu``."""
+    return (f'{first["source"][0]}x{first["source"][1]} -> {first["output"][0]}x'
+            f'{first["output"][1]}, C={first["channels"]}, batch {first.get("batch", 1)}, '
+            f'{first["device"]}')
+
+
+def _short_count(value: Optional[float]) -> str:
+    """``1234567`` -> ``1.23M``; None -> ``-``."""
+    if value is None:
+        return '-'
+    for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'k')):
+        if abs(value) >= scale:
+            return f'{value / scale:.3g}{unit}'
+    return f'{value:.3g}'
+
+
+def _inside(box: Any, frame: Any) -> bool:
+    """Whether ``box`` lies within ``frame`` (two matplotlib ``Bbox``)."""
+    return (frame.x0 <= box.x0 and box.x1 <= frame.x1
+            and frame.y0 <= box.y0 and box.y1 <= frame.y1)
+
+
+def _free(box: Any, taken: Sequence[Any], pad: float) -> bool:
+    """Whether ``box`` grown by ``pad`` pixels overlaps none of ``taken`` (``Bbox``)."""
+    grown = box.padded(pad)
+    return not any(grown.overlaps(other) for other in taken)
+
+
+def annotate_apart(ax: Any, points: Sequence[Tuple[float, float]], labels: Sequence[str],
+                   errors: Optional[Sequence[float]] = None, fontsize: float = 8) -> List[Any]:
+    """Label points so that no label overlaps another label, a marker or an error bar.
+
+    Each label takes the free place nearest to its point (beside, above or below it, then
+    farther out), inside the axes when possible; a label that ends up away from its point
+    gets a thin leader line. Works in display coordinates: call it once the axes' scales,
+    limits and the figure's layout are final.
+
+    Args:
+        ax (matplotlib.axes.Axes): the axes.
+        points (Sequence[tuple[float, float]]): the points, data coordinates.
+        labels (Sequence[str]): one label per point.
+        errors (Sequence[float], optional): the vertical error bar (+-) of each point, data
+            units; None for none.
+        fontsize (float): font size in points. Default: 8.
+
+    Returns:
+        list[matplotlib.text.Annotation]: the labels, in the order of ``points``.
+    """
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    unit = fig.dpi / 72  # pixels per point
+    errors = list(errors) if errors is not None else [0.0] * len(points)
+    obstacles = []  # markers and error bars
+    for (x, y), err in zip(points, errors):
+        (px, py), (_, low), (_, high) = ax.transData.transform([(x, y), (x, y - err),
+                                                               (x, y + err)])
+        obstacles.append(Bbox([[px - 4 * unit, min(low, py - 4 * unit)],
+                               [px + 4 * unit, max(high, py + 4 * unit)]]))
+    frame = ax.get_window_extent(renderer)
+    placed: List[Any] = []
+    labelled: List[Any] = [None] * len(points)
+    display = ax.transData.transform(points)
+    # bottom-up, left to right: a cluster's labels are placed in a stable order
+    for index in sorted(range(len(points)), key=lambda i: (display[i][1], display[i][0])):
+        px, py = display[index]
+        probe = ax.text(0, 0, labels[index], fontsize=fontsize)
+        size = probe.get_window_extent(renderer)
+        probe.remove()
+        width, height, near = size.width, size.height, 5 * unit
+        rows = [-height / 2 + j * (height + unit) for j in range(-14, 15)]
+        columns = [near, -near - width, -width / 2] + [
+            dx for k in (1, 2, 3) for dx in (near + 2 * k * height,
+                                              -near - width - 2 * k * height)]
+        offsets = sorted(((dx, dy) for dx in columns for dy in rows),
+                         key=lambda o: math.hypot(o[0] + width / 2, o[1] + height / 2))
+        boxes = [Bbox.from_bounds(px + dx, py + dy, width, height) for dx, dy in offsets]
+        taken = placed + obstacles
+        choice = next((i for i, box in enumerate(boxes)
+                       if _inside(box, frame) and _free(box, taken, unit)), None)
+        if choice is None:  # no room inside the axes: outside, else on top of another
+            choice = next((i for i, box in enumerate(boxes) if _free(box, taken, unit)), 0)
+        chosen, box = offsets[choice], boxes[choice]
+        gap = math.hypot(max(box.x0 - px, 0, px - box.x1), max(box.y0 - py, 0, py - box.y1))
+        leader = dict(arrowstyle='-', lw=0.5, color='0.5', shrinkA=0, shrinkB=3)
+        label = ax.annotate(labels[index], points[index], textcoords='offset points',
+                            xytext=(chosen[0] / unit, chosen[1] / unit), ha='left', va='bottom',
+                            fontsize=fontsize, arrowprops=leader if gap > 8 * unit else None)
+        placed.append(box)
+        labelled[index] = label
+    return labelled
+
+
+def _draw_cost(first: Dict[str, Any], rows: Dict[str, Dict[str, Any]]) -> Any:
+    """No quality measure: one bar pair (forward, forward+backward latency) per upsampler.
+
+    Args:
+        first (dict): the first cost row (the setting of the plot).
+        rows (dict): the cost rows of that setting by name.
+
+    Returns:
+        matplotlib.figure.Figure: the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    names = sorted(rows, key=lambda n: rows[n]['fwd_ms'], reverse=True)  # fastest on top
+    series = [('fwd_ms', 'forward (eval, no grad)', 'tab:blue', 0.2),
+              ('fwdbwd_ms', 'forward + backward (train mode)', 'tab:orange', -0.2)]
+    values = [rows[n][k] for n in names for k, *_ in series if rows[n].get(k)]
+    low = 10 ** math.floor(math.log10(min(values) / 1.5))
+    high = 10 ** math.ceil(math.log10(max(values) * 4))
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.42 * len(names)))
+    for key, legend, colour, shift in series:
+        ys = [i + shift for i, n in enumerate(names) if rows[n].get(key)]
+        widths = [rows[n][key] for n in names if rows[n].get(key)]
+        ax.barh(ys, [w - low for w in widths], left=low, height=0.38, color=colour,
+                label=legend)
+        for y, width in zip(ys, widths):
+            ax.text(width * 1.08, y, f'{width:.3g} ms', va='center', fontsize=7)
+    ax.set_xscale('log')
+    ax.set_xlim(low, high)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_yticks(range(len(names)), [
+        f'{n}  ({_short_count(rows[n].get("params"))} params, '
+        f'{_short_count(rows[n].get("flops"))} FLOPs)' for n in names])
+    ax.set_xlabel(f'latency per call, ms (log scale, median of the timed repeats); '
+                  f'{_setting_text(first)}')
+    ax.set_ylabel('upsampler (parameters, FLOPs of one forward)')
+    ax.set_title('Cost per upsampler, fastest on top (no quality measured: '
+                 '--quality recon, seg or all adds it)', fontsize=10, pad=24)
+    ax.grid(True, axis='x', alpha=0.3)
+    ax.legend(loc='lower center', bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8,
+              frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_quality(first: Dict[str, Any], rows: Dict[str, Dict[str, Any]],
+                  panels: Sequence[Tuple[str, Dict[str, Any], str]]) -> Any:
+    """Forward latency vs each quality measure, one labelled point (mean ± std) per upsampler.
+
+    Args:
+        first (dict): the first cost row (the setting of the plot).
+        rows (dict): the cost rows of that setting by name.
+        panels (Sequence[tuple]): ``(key, results, title)`` of each measure shown.
+
+    Returns:
+        matplotlib.figure.Figure: the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    colours = {name: plt.get_cmap('tab20')(i % 20) for i, name in enumerate(sorted(rows))}
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.8), squeeze=False)
+    labels = []
+    for ax, (key, data, title) in zip(axes[0], panels):
+        points, names, errors = [], [], []
+        for name, row in rows.items():
+            values = data.get(name, {}).get(key)
+            if not values:
                 continue
-            mean, std = mean_std(values) if values else (0.0, 0.0)
-            ax.errorbar(ms, mean, yerr=std, fmt='o', capsize=3, color=colours[name])
-            ax.annotate(name, (ms, mean), textcoords='offset points', xytext=(4, 4), fontsize=8)
-        ax.set_xscale('log')
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel(f'forward ms ({first["source"][0]}x{first["source"][1]} -> '
-                      f'{first["output"][0]}x{first["output"][1]}, C={first["channels"]}, '
-                      f'{first["device"]})')
+            mean, std = mean_std(values)
+            ax.errorbar(row['fwd_ms'], mean, yerr=std, fmt='o', capsize=3, color=colours[name])
+            points.append((row['fwd_ms'], mean))
+            names.append(name)
+            errors.append(std)
+        labels.append((ax, points, names, errors))
+        spread = max(p[0] for p in points) / min(p[0] for p in points) if points else 1.0
+        if spread >= 3:  # latencies differ by orders of magnitude between upsamplers
+            ax.set_xscale('log')
+        ax.margins(x=0.25, y=0.15)
+        ax.set_xlabel(f'forward latency, ms{" (log scale)" if spread >= 3 else ""}\n'
+                      f'{_setting_text(first)}')
+        ax.set_ylabel(title.split(' (')[0] + ' (mean ± std over seeds)')
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    for ax, points, names, errors in labels:  # once the layout is final
+        annotate_apart(ax, points, names, errors)
+    return fig
+
+
+def draw_plot(cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
+              seg: Dict[str, Any]) -> Any:
+    """The benchmark's figure for the first cost setting (size, channels, device).
+
+    With quality results (``--quality recon``, ``seg`` or ``all``): forward latency vs each
+    measured quality, one panel per measure; without any (``--quality none``, or every
+    quality run failed): forward and forward+backward latency bars per upsampler, with its
+    parameters and FLOPs.
+
+    Args:
+        cost (Sequence[dict]): the cost rows.
+        recon (dict): reconstruction results by upsampler name.
+        seg (dict): segmentation results by upsampler name.
+
+    Returns:
+        matplotlib.figure.Figure | None: the figure; None without any measured latency.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+
+    first, rows = _plot_setting(cost)
+    if first is None:
+        return None
+    results = dict(recon=recon, seg=seg)
+    panels = [(key, results[source], title) for key, source, title in QUALITY_PANELS
+              if any(results[source].get(name, {}).get(key) for name in rows)]
+    return _draw_quality(first, rows, panels) if panels else _draw_cost(first, rows)
+
+
+def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
+         seg: Dict[str, Any]) -> bool:
+    """Save :func:`draw_plot`'s figure to ``path``.
+
+    Args:
+        path (str): the image file to write.
+        cost (Sequence[dict]): the cost rows.
+        recon (dict): reconstruction results by upsampler name.
+        seg (dict): segmentation results by upsampler name.
+
+    Returns:
+        bool: whether a figure was written (False without any measured latency).
+    """
+    import matplotlib.pyplot as plt
+
+    fig = draw_plot(cost, recon, seg)
+    if fig is None:
+        return False
+    fig.savefig(path, dpi=120, bbox_inches='tight')
     plt.close(fig)
     return True
 

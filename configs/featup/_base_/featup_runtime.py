@@ -1,6 +1,6 @@
 # Runtime shared by the FeatUp upsampler-training configs (mmengine Runner).
 default_scope = 'mmseg'
-custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.datasets'],
+custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.datasets', 'mmfeatup.engine'],
                       allow_failed_imports=False)
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
@@ -17,3 +17,5 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))
+# bit-exact --resume (random generators saved per rank); refuse a checkpoint that fits nothing
+custom_hooks = [dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook')]
