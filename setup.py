@@ -84,7 +84,8 @@ setup(
     package_data={'mmfeatup': ['weights/*.pth', 'weights/*.md']},
     python_requires='>=3.9',
     install_requires=[
-        'torch>=2.1', 'mmengine==0.10.7', 'mmsegmentation==1.2.2', 'numpy',
+        # torch.library.register_fake / register_autograd (mmfeatup.ops) need 2.4
+        'torch>=2.4', 'mmengine==0.10.7', 'mmsegmentation==1.2.2', 'numpy',
         # mmengine 0.10.7 resolves `mmseg::` config bases with pkg_resources (gone in 81)
         'setuptools<81',
     ],

@@ -28,6 +28,8 @@ find_unused_parameters = True
 # ExactResumeHook: `--resume` continues bit-exactly (random generators saved per rank);
 # CheckpointKeysHook: a checkpoint that fits none of the model's weights is an error.
 custom_hooks = [dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook')]
+# a fixed seed: the data workers are seeded from it, so a resumed run repeats their augmentations
+randomness = dict(seed=0)
 # The data: mmseg's ADE20K pipelines (mmseg::_base_/datasets/ade20k.py) unchanged, plus checks
 # that name the offending file and the fix instead of failing obscurely: the dataset type checks
 # the folders and the image/label pairing when it is built, CheckSegMap (right after

@@ -132,6 +132,12 @@ class ExactResumeHook(Hook):
                       'without this hook); the resumed run will not repeat the original exactly',
                       logger='current', level=30)
             return
+        seed = checkpoint.get('meta', {}).get('seed')
+        if seed is not None and seed != runner.seed:
+            print_log(f'ExactResumeHook: the checkpoint was trained with seed {seed}, this run '
+                      f'seeded its data loader with {runner.seed}: the augmentations differ, the '
+                      'resumed run is not exact (set randomness.seed in the config)',
+                      logger='current', level=30)
         if saved['world_size'] != get_world_size():
             print_log(f'ExactResumeHook: the checkpoint was saved by {saved["world_size"]} '
                       f'processes, this run has {get_world_size()}; the data split and the '
