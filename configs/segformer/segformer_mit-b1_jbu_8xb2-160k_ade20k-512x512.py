@@ -2,76 +2,20 @@
 # 8 GPUs x 2 images, 512x512 crops), the setting of the FADE/SAPA/CARAFE upsampler
 # comparisons (stock bilinear SegFormer-B1: 41.68 mIoU). Every other upsampler runs
 # this exact schedule: configs/segformer/upsamplers/*.py only swap ``model.neck``.
+# Everything but the backbone's size (mmseg's MiT-B1 settings) comes from the B0 config:
+# data and its checks, neck, hooks, seed.
 # Nothing is downloaded: set ``pretrained`` to a local MiT-B1 ImageNet checkpoint
 # (mmseg's mit_b1_20220624-02e5a6a1.pth) to start from it; None trains from scratch.
-_base_ = ['mmseg::segformer/segformer_mit-b1_8xb2-160k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.datasets', 'mmfeatup.engine'],
-                      allow_failed_imports=False)
+_base_ = ['./segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py']
 
-data_root = 'data/ade/ADEChallengeData2016'
 pretrained = None  # e.g. 'pretrain/mit_b1_20220624-02e5a6a1.pth'
+channels = [64, 128, 320, 512]  # MiT-B1 stages (strides 4/8/16/32)
 
 model = dict(
-    type='GuidedEncoderDecoder',
     backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained) if pretrained else None),
-    neck=dict(
-        type='FeatUpNeck',
-        in_channels=[64, 128, 320, 512],
-        in_index=[1, 2, 3],  # strides 8/16/32 -> the stride-4 grid of level 0
-        upsampler=dict(type='JBUStack'),
-        guidance='image',
-        output_stride=None))
-# JBUStack keeps the authors' four x2 stage modules; a level that needs fewer (stride 8 -> 4
-# uses one) leaves the others without gradients, which DistributedDataParallel must be told.
-find_unused_parameters = True
-# ExactResumeHook: `--resume` continues bit-exactly (random generators saved per rank);
-# CheckpointKeysHook: a checkpoint that fits none of the model's weights is an error.
-custom_hooks = [dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook')]
-# a fixed seed: the data workers are seeded from it, so a resumed run repeats their augmentations
-randomness = dict(seed=0)
-# The data: mmseg's ADE20K pipelines (mmseg::_base_/datasets/ade20k.py) unchanged, plus checks
-# that name the offending file and the fix instead of failing obscurely: the dataset type checks
-# the folders and the image/label pairing when it is built, CheckSegMap (right after
-# LoadAnnotations; it changes nothing and draws no random numbers) each label map's size and
-# values. Same samples, order and augmentations as ADE20KDataset.
-dataset_type = 'CheckedADE20KDataset'
-num_classes = 150
-crop_size = (512, 512)
-check_seg_map = dict(type='CheckSegMap', num_classes=num_classes, ignore_index=255)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    check_seg_map,
-    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    check_seg_map,  # compares with the image's size as read (ori_shape), before Resize
-    dict(type='PackSegInputs'),
-]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [dict(type='Resize', scale_factor=r, keep_ratio=True)
-             for r in [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]],
-            [dict(type='RandomFlip', prob=0., direction='horizontal'),
-             dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadAnnotations')],
-            [check_seg_map],
-            [dict(type='PackSegInputs')],
-        ]),
-]
-train_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained) if pretrained else None,
+        embed_dims=64,
+        num_heads=[1, 2, 5, 8],
+        num_layers=[2, 2, 2, 2]),
+    neck=dict(in_channels=channels),
+    decode_head=dict(in_channels=channels))
