@@ -3,33 +3,13 @@
 
 #include <ATen/ATen.h>
 
-#include <algorithm>
-#include <climits>
 #include <cstdint>
 
-namespace mmfeatup {
-namespace cuda {
+// kThreads, num_blocks, fits_int32 and the overflow-free grid-stride step (host-testable).
+#include "grid_stride.h"
 
-constexpr int kThreads = 256;
-
-// Blocks for a grid-stride loop over n items (capped; the loop covers the rest).
-inline unsigned int num_blocks(int64_t n) {
-  return static_cast<unsigned int>(
-      std::min<int64_t>((n + kThreads - 1) / kThreads, int64_t(1) << 20));
-}
-
-// Whether every offset into these tensors fits a 32-bit int (else use 64-bit indexing).
-inline bool fits_int32(std::initializer_list<int64_t> numels) {
-  for (int64_t n : numels) {
-    if (n >= static_cast<int64_t>(INT_MAX)) return false;
-  }
-  return true;
-}
-
-// Grid-stride loop over [0, n) with index type index_t.
+// Grid-stride loop over [0, n) with index type index_t: 32-bit indexing is safe for every
+// n < 2^31 (the step never overflows, see grid_stride_next).
 #define MMFEATUP_CUDA_LOOP(index, n, index_t)                                              \
-  for (index_t index = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;        \
-       index < (n); index += static_cast<index_t>(blockDim.x) * gridDim.x)
-
-}  // namespace cuda
-}  // namespace mmfeatup
+  MMFEATUP_GRID_STRIDE_LOOP(index, static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x, \
+                            static_cast<index_t>(blockDim.x) * gridDim.x, n, index_t)

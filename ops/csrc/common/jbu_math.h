@@ -7,12 +7,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
-#ifdef __CUDACC__
-#define MMFEATUP_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define MMFEATUP_HOST_DEVICE inline
-#endif
+#include "host_device.h"
 
 namespace mmfeatup {
 
@@ -37,12 +34,17 @@ constexpr double kJbuEps = 1e-7;
 // One step of the streaming ("online") softmax normaliser over logits z_1..z_n:
 // keeps running_max = max z and running_sum = sum exp(z - running_max) without a
 // second pass or a buffer. Start from running_max = -inf, running_sum = 0.
+// A logit of -inf adds exp(-inf) = 0 and is skipped: computing it as exp(z - running_max)
+// would give exp(-inf - -inf) = NaN while running_max is still -inf (e.g. when the first
+// taps' logits overflow to -inf), poisoning a pixel whose softmax is finite (as the CPU
+// kernels and torch.softmax compute it). All logits -inf: running_sum stays 0 and the
+// pixel is NaN, as in torch.softmax. NaN and +inf logits propagate as in torch.softmax.
 template <typename T>
 MMFEATUP_HOST_DEVICE void online_softmax_push(T z, T& running_max, T& running_sum) {
   if (z > running_max) {
     running_sum = running_sum * exp(running_max - z) + T(1);
     running_max = z;
-  } else {
+  } else if (z != -std::numeric_limits<T>::infinity()) {
     running_sum += exp(z - running_max);
   }
 }
