@@ -1,10 +1,26 @@
 """FADE: Fusing the Assets of Decoder and Encoder for task-agnostic upsampling.
 
-Lu et al., ECCV 2022.
+Lu et al., ECCV 2022; extended in IJCV 2024 ("FADE: A Task-Agnostic Upsampling
+Operator for Encoder-Decoder Architectures").
+
+Parity with the authors' code (github.com/poppinace/fade, ``FADE_L2H.py`` and its
+pure-PyTorch twin ``pytorch_implementation/FADE_L2H.py``, the file their SegFormer
+head imports): one class covers their three modules,
+
+=========================  ======================  ===============================
+official module            here                    kernel generator
+=========================  ======================  ===============================
+``FADE``                   ``FADE`` (gate on)       ``SemiShift`` (dense 3x3, 64-d)
+``FADELite``               ``FADELite`` (gate on)   ``SemiShiftDepthWise`` (k_up^2-d)
+``SemiShiftUp``            ``FADE`` with gate off   ``SemiShift``
+=========================  ======================  ===============================
+
+Their state dicts load after :func:`convert_official_fade_state_dict`; the golden
+test ``tests/test_models/test_upsamplers/test_parity_sapa_fade.py`` checks outputs.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +28,53 @@ from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
 from .base import BaseUpsampler, Size, nearest_source_index, reassemble, resize_guidance
+
+#: official FADE / FADELite / SemiShiftUp parameter name -> ours.
+_OFFICIAL_TO_OURS = {
+    'gate_generator.conv.weight': 'gate.weight',
+    'gate_generator.conv.bias': 'gate.bias',
+    'ker_generator.compressor_en.weight': 'compress_guidance.weight',
+    'ker_generator.compressor_en.bias': 'compress_guidance.bias',
+    'ker_generator.compressor_de.weight': 'compress_source.weight',
+    'ker_generator.content_encoder.weight': 'kernel_weight',
+    'ker_generator.content_encoder.bias': 'kernel_bias',
+}
+
+
+def convert_official_fade_state_dict(state_dict: Mapping[str, Tensor],
+                                     prefix: str = '') -> Dict[str, Tensor]:
+    """The authors' ``FADE``/``FADELite``/``SemiShiftUp`` state dict as ours.
+
+    Only renames (shapes are identical). A state dict without ``gate_generator.*``
+    (``SemiShiftUp``) loads into a gate-off :class:`FADEUpsampler`. Whether it is
+    FADE or FADE-Lite shows in ``content_encoder.weight``'s shape
+    (``[k^2, 64, 3, 3]`` vs ``[k^2, 1, 3, 3]``): build ours accordingly.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): the official keys (after ``prefix``);
+            other keys are ignored only when ``prefix`` is given.
+        prefix (str): prefix of the FADE keys (e.g. ``'decode_head.upsamplers.0.'``).
+            Default: ``''``.
+
+    Returns:
+        dict: loads into ``FADEUpsampler(...).load_state_dict(..., strict=True)``.
+
+    Raises:
+        KeyError: a kernel-generator key is missing, or (without ``prefix``) a key
+            is unknown.
+    """
+    keys = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not prefix:
+        unknown = sorted(set(keys) - set(_OFFICIAL_TO_OURS))
+        if unknown:
+            raise KeyError(f'not an official FADE state dict: unknown keys {unknown}')
+    out = {}
+    for official, ours in _OFFICIAL_TO_OURS.items():
+        if official in keys:
+            out[ours] = keys[official]
+        elif not official.startswith('gate_generator.'):
+            raise KeyError(f'official FADE key {prefix + official!r} is missing')
+    return out
 
 
 def nearest_to(low: Tensor, size: Size) -> Tensor:
@@ -26,30 +89,43 @@ class FADEUpsampler(BaseUpsampler):
     """FADE: semi-shift kernel generation + CARAFE reassembly + decoder-driven gate.
 
     * Kernel logits (semi-shift convolution): both maps are compressed by 1x1
-      convs to ``embedding_dim``, then ONE shared ``3x3`` conv (weights + bias) is
-      applied to the encoder map at the output resolution and to the decoder map
-      at its own resolution; the latter is copied to every output point of its cell
-      and the two are added. (The paper's semi-shift window over the interleaved
-      encoder/decoder points is exactly this sum.) Softmax over ``k_up^2`` taps.
+      convs (the source's without bias), then ONE shared ``3x3`` conv (weights +
+      bias, zero padding) is applied to the encoder map at the output resolution
+      and to the decoder map at its own resolution; the latter is copied to every
+      output point of its cell and the two are added. (The paper's semi-shift
+      window over the interleaved encoder/decoder points is exactly this sum.)
+      Softmax over ``k_up^2`` taps. ``lite=True`` (FADE-Lite): the compressors
+      output ``k_up^2`` channels and the shared conv is depthwise
+      (``groups=k_up^2``, the official ``SemiShiftDepthWise``).
     * Reassembly of the decoder (source) map, :func:`reassemble`.
     * Gate ``g = sigmoid(Conv1x1(C -> 1)(source))`` copied to the output grid;
       ``out = g * guidance + (1 - g) * reassembled``. The gate needs guidance with
       the source's channels: it is on when ``guidance_channels == in_channels``
       (``gate='auto'``) and off otherwise (e.g. image guidance, FeatUp's setting:
-      an RGB image can't be blended into features, so FADE runs as kernel-only,
-      close to the paper's FADE-lite).
+      an RGB image can't be blended into features). FADE with the gate off is the
+      authors' ``SemiShiftUp`` (semi-shift kernels + reassembly only), not their
+      FADE-Lite, which keeps the gate (use ``lite=True``).
+
+    Init (official): xavier-uniform weights and zero biases for every conv
+    (compressors, the shared kernel conv, the gate).
 
     Guidance: a finer feature map (the encoder feature) or the image
     (``guidance_channels=3``); it is area-resized to the output size; any output
-    size works.
+    size works (the official modules: x2 only, where both agree).
+
+    Official weights: ``load_state_dict(convert_official_fade_state_dict(sd))``.
 
     Args:
-        in_channels (int): source (decoder) channels ``C`` (kept).
-        guidance_channels (int): guidance (encoder) channels. Default: 3.
+        in_channels (int): source (decoder) channels ``C`` (kept; official
+            ``in_channels_de``).
+        guidance_channels (int): guidance (encoder) channels (official
+            ``in_channels_en``). Default: 3.
         scale_factor (float, optional): ratio when ``output_size`` is not given.
         up_kernel (int): reassembly window ``k_up``. Default: 5.
-        embedding_dim (int): compressed channels. Default: 64.
+        embedding_dim (int, optional): compressed channels. Default: None (64;
+            ``k_up^2`` with ``lite=True``, the only value FADE-Lite allows).
         gate (bool | str): ``'auto'``, True or False. Default: ``'auto'``.
+        lite (bool): FADE-Lite's depthwise kernel generator. Default: False.
     """
 
     guidance_type = 'feature'
@@ -57,10 +133,16 @@ class FADEUpsampler(BaseUpsampler):
 
     def __init__(self, in_channels: int, guidance_channels: int = 3,
                  scale_factor: Optional[float] = None, up_kernel: int = 5,
-                 embedding_dim: int = 64, gate='auto') -> None:
+                 embedding_dim: Optional[int] = None, gate='auto', lite: bool = False) -> None:
         super().__init__(in_channels, guidance_channels, scale_factor)
         if up_kernel < 1 or up_kernel % 2 != 1:
             raise ValueError(f'up_kernel must be a positive odd int, got {up_kernel}')
+        taps = up_kernel * up_kernel
+        if embedding_dim is None:
+            embedding_dim = taps if lite else 64
+        elif lite and embedding_dim != taps:
+            raise ValueError(f'lite=True (FADE-Lite) compresses to up_kernel**2 = {taps} '
+                             f'channels, got embedding_dim={embedding_dim}')
         if gate == 'auto':
             gate = guidance_channels == in_channels
         elif gate not in (True, False):
@@ -69,25 +151,59 @@ class FADEUpsampler(BaseUpsampler):
             raise ValueError(f'gate=True needs guidance_channels == in_channels, got '
                              f'{guidance_channels} and {in_channels}')
         self.up_kernel = up_kernel
+        self.lite = bool(lite)
         self.compress_guidance = nn.Conv2d(guidance_channels, embedding_dim, 1)
         self.compress_source = nn.Conv2d(in_channels, embedding_dim, 1, bias=False)
-        self.kernel_weight = nn.Parameter(torch.empty(up_kernel * up_kernel, embedding_dim, 3, 3))
-        self.kernel_bias = nn.Parameter(torch.zeros(up_kernel * up_kernel))
-        nn.init.xavier_normal_(self.kernel_weight)
+        self.kernel_weight = nn.Parameter(
+            torch.empty(taps, 1 if lite else embedding_dim, 3, 3))
+        self.kernel_bias = nn.Parameter(torch.zeros(taps))
         self.gate = nn.Conv2d(in_channels, 1, 1) if gate else None
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """The official init: xavier-uniform weights, zero biases (mmcv ``xavier_init``)."""
+        for weight in (self.compress_guidance.weight, self.compress_source.weight,
+                       self.kernel_weight):
+            nn.init.xavier_uniform_(weight)
+        nn.init.zeros_(self.compress_guidance.bias)
+        nn.init.zeros_(self.kernel_bias)
         if self.gate is not None:
             nn.init.xavier_uniform_(self.gate.weight)
             nn.init.zeros_(self.gate.bias)
 
+    def kernel_logits(self, source: Tensor, guidance: Tensor) -> Tensor:
+        """Semi-shift logits ``[B, k_up^2, H, W]`` (guidance already at the output size)."""
+        groups = self.kernel_weight.shape[0] if self.lite else 1
+        fine = F.conv2d(self.compress_guidance(guidance), self.kernel_weight, self.kernel_bias,
+                        padding=1, groups=groups)
+        coarse = F.conv2d(self.compress_source(source), self.kernel_weight, self.kernel_bias,
+                          padding=1, groups=groups)
+        return fine + nearest_to(coarse, guidance.shape[-2:])
+
     def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
         guidance = resize_guidance(guidance, size, mode='area')
-        fine = F.conv2d(self.compress_guidance(guidance), self.kernel_weight, self.kernel_bias,
-                        padding=1)
-        coarse = F.conv2d(self.compress_source(source), self.kernel_weight, self.kernel_bias,
-                          padding=1)
-        kernels = (fine + nearest_to(coarse, size)).softmax(dim=1)
+        kernels = self.kernel_logits(source, guidance).softmax(dim=1)
         out = reassemble(source, kernels, self.up_kernel)
         if self.gate is None:
             return out
         gate = torch.sigmoid(nearest_to(self.gate(source), size))
         return gate * guidance + (1 - gate) * out
+
+    def extra_repr(self) -> str:
+        return (f'{super().extra_repr()}, up_kernel={self.up_kernel}, lite={self.lite}, '
+                f'gate={self.gate is not None}')
+
+
+@UPSAMPLERS.register_module(name='FADELite')
+class FADELiteUpsampler(FADEUpsampler):
+    """FADE-Lite (official ``FADELite``): :class:`FADEUpsampler` with ``lite=True``.
+
+    The gate is kept (``gate='auto'``: on for feature guidance with the source's
+    channels); the kernel generator is the depthwise semi-shift conv.
+    """
+
+    def __init__(self, in_channels: int, guidance_channels: int = 3,
+                 scale_factor: Optional[float] = None, up_kernel: int = 5,
+                 embedding_dim: Optional[int] = None, gate='auto') -> None:
+        super().__init__(in_channels, guidance_channels, scale_factor, up_kernel=up_kernel,
+                         embedding_dim=embedding_dim, gate=gate, lite=True)

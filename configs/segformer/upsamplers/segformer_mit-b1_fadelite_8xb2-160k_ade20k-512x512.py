@@ -1,0 +1,6 @@
+# SegFormer-B1 + FADE-Lite neck on ADE20K: the authors' light FADE (gate kept, depthwise kernel
+# generator), guided by the stride-4 level as FADE.
+# Same schedule, data and head as ../segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py;
+# only the neck's upsampler (and what guides it) changes.
+_base_ = ['../segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py']
+model = dict(neck=dict(upsampler=dict(_delete_=True, type='FADELite'), guidance=0))
