@@ -1,6 +1,18 @@
-"""Shared pytest set-up: CUDA tests skip (visibly) where no GPU exists."""
+"""Shared pytest set-up: CUDA tests skip (visibly) where no GPU exists; fixtures used across
+the tree (the compiled ops, the tools as modules, a real photograph).
+
+Set ``MMFEATUP_REQUIRE_EXT=1`` (CI) to turn the skip of an unbuilt extension into a failure.
+"""
+import importlib.util
+import os
+import os.path as osp
+from types import ModuleType
+from typing import Callable
+
 import pytest
 import torch
+
+TOOLS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools')
 
 
 def pytest_collection_modifyitems(config, items):
@@ -18,3 +30,31 @@ def astronaut01() -> torch.Tensor:
     from skimage import data
     image = torch.from_numpy(data.astronaut()).permute(2, 0, 1).float() / 255.0
     return image.unsqueeze(0)
+
+
+@pytest.fixture
+def compiled_ops():
+    """``torch.ops.mmfeatup`` (skips, or fails under ``MMFEATUP_REQUIRE_EXT=1``, when unbuilt)."""
+    from mmfeatup.ops import loader
+    if loader.extension() is False:
+        message = ('mmfeatup._ext is not built (python setup.py build_ext --inplace) or '
+                   'MMFEATUP_OPS_BACKEND=reference')
+        if os.environ.get('MMFEATUP_REQUIRE_EXT') == '1':
+            pytest.fail(message)
+        pytest.skip(message)
+    return torch.ops.mmfeatup
+
+
+@pytest.fixture(scope='session')
+def load_tool() -> Callable[[str], ModuleType]:
+    """``load_tool('analysis_tools/benchmark_upsamplers.py')`` -> the script under ``tools/``
+    as a module (tools are scripts, not a package)."""
+
+    def _load(relpath: str) -> ModuleType:
+        path = osp.join(TOOLS, relpath)
+        spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return _load

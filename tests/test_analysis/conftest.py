@@ -1,30 +1,8 @@
-"""Fixtures of the analysis tests: the compiled ops, clean mmengine handle tables, tools.
-
-Set ``MMFEATUP_REQUIRE_EXT=1`` (CI) to turn the skip of an unbuilt extension into a failure.
-"""
-import importlib.util
-import os
-import os.path as osp
-from types import ModuleType
-from typing import Callable, Dict, Iterator
+"""Fixtures of the analysis tests: clean mmengine handle tables (``compiled_ops`` and
+``load_tool`` come from tests/conftest.py)."""
+from typing import Dict, Iterator
 
 import pytest
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-@pytest.fixture
-def compiled_ops():
-    """``torch.ops.mmfeatup`` (skips, or fails under ``MMFEATUP_REQUIRE_EXT=1``, when unbuilt)."""
-    from mmfeatup.ops import loader
-    if loader.extension() is False:
-        message = ('mmfeatup._ext is not built (python setup.py build_ext --inplace) or '
-                   'MMFEATUP_OPS_BACKEND=reference')
-        if os.environ.get('MMFEATUP_REQUIRE_EXT') == '1':
-            pytest.fail(message)
-        pytest.skip(message)
-    import torch
-    return torch.ops.mmfeatup
 
 
 @pytest.fixture
@@ -43,18 +21,3 @@ def default_tables(monkeypatch) -> Iterator[Dict[str, dict]]:
         monkeypatch.setattr(complexity_analysis, attr, clean)
         tables[attr] = clean
     yield tables
-
-
-@pytest.fixture(scope='session')
-def load_tool() -> Callable[[str], ModuleType]:
-    """Import ``tools/<relpath>`` as a module (tools are scripts, not a package)."""
-
-    def _load(relpath: str) -> ModuleType:
-        path = osp.join(REPO, 'tools', relpath)
-        name = 'analysis_test_' + osp.splitext(osp.basename(path))[0]
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    return _load
