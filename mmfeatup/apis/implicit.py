@@ -82,7 +82,7 @@ def fit_implicit(image01: Tensor,
                  eval_views: int = 0,
                  eval_seed: int = 1000,
                  log_interval: int = 0) -> Tuple[FittedImplicitFeatUp, Dict[str, Any]]:
-    """Fit implicit FeatUp to one image (spec section 5).
+    """Fit implicit FeatUp to one image (docs/design.md section 1).
 
     ``n_views`` jittered views are featurized once and reduced to ``pca_dim``
     PCA dims; each step renders the features at the image size, applies

@@ -10,7 +10,7 @@ from .reference import (adaptive_conv_reference, jbu_upsample_reference,
 
 
 def adaptive_conv(input: Tensor, weights: Tensor) -> Tensor:
-    """Per-pixel ("adaptive") convolution of FeatUp's JBU (spec section 1, step 5).
+    """Per-pixel ("adaptive") convolution of FeatUp's JBU (docs/design.md section 1, step 5).
 
     ``out[b, c, y, x] = sum_t weights[b, t, y, x] * input[b, c, y + t // d, x + t % d]``
     with ``d = 2r + 1`` and ``T = d * d`` taps in row-major order.
@@ -30,7 +30,7 @@ def adaptive_conv(input: Tensor, weights: Tensor) -> Tensor:
 
 
 def range_kernel(keys: Tensor, temperature: Tensor, radius: int) -> Tensor:
-    """Softmax range kernel of FeatUp's JBU (spec section 1, step 2).
+    """Softmax range kernel of FeatUp's JBU (docs/design.md section 1, step 2).
 
     ``R[b, t, p] = softmax_t(tau * <K[b, :, reflect(p + offset_t)], K[b, :, p]>)``; the
     keys are reflect-padded by ``radius`` inside the op and the unfolded

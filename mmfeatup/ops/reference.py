@@ -1,7 +1,7 @@
 """Plain-PyTorch references of the mmfeatup ops (float64-exact, autograd-able).
 
 They define the contract the compiled kernels are tested against and serve as
-the fallback when the extension is not built. See ``featup-spec.md`` section 3.
+the fallback when the extension is not built. See ``docs/design.md`` section 2.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def adaptive_conv_reference(input: Tensor, weights: Tensor) -> Tensor:
 
 
 def range_kernel_reference(keys: Tensor, temperature: Tensor, radius: int) -> Tensor:
-    """Softmax range kernel of FeatUp's JBU (spec section 1, step 2).
+    """Softmax range kernel of FeatUp's JBU (docs/design.md section 1, step 2).
 
     Args:
         keys (Tensor): range keys ``[B, D, H, W]``.

@@ -1,4 +1,4 @@
-"""Implicit FeatUp: a per-image coordinate network (spec section 5).
+"""Implicit FeatUp: a per-image coordinate network (docs/design.md section 1).
 
 Input per pixel: ``(y, x)`` in ``[-1, 1]`` and the RGB image min-max scaled
 to ``[-0.5, 0.5]``; Fourier features of these 5 values at ``n_freqs``

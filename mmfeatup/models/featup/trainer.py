@@ -20,7 +20,7 @@ from .uncertainty import ScaleNet, uncertainty_loss
 
 @MODELS.register_module()
 class FeatUpUpsamplerTrainer(BaseModel):
-    """Train any registered upsampler for a frozen featurizer (spec section 4).
+    """Train any registered upsampler for a frozen featurizer (FeatUp's multi-view loss, docs/design.md section 1).
 
     Per batch: ``lr = f(x)``, ``hr = upsampler(lr, f.normalize(x))`` at the image
     size; for each of ``n_jitters`` views ``t``: compare ``down(t(hr))`` with

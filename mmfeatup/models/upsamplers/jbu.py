@@ -1,13 +1,13 @@
 """FeatUp's learned Joint Bilateral Upsampler (JBU), at any output size.
 
-One stage (:class:`JBULearnedRange`, ``featup-spec.md`` section 1) upsamples
+One stage (:class:`JBULearnedRange`, ``docs/design.md`` section 1) upsamples
 features to the size of its guidance image with a per-pixel filter::
 
     W = normalise(softmax_t(tau <K[p + t], K[p]>) * Gauss(t; sigma))
     W = W + 0.1 * fixup(cat[W, G])               # not renormalised
     out = adaptive_conv(reflect_pad(bicubic(S)), W)
 
-:class:`JBUStack` (spec section 2) chains stages. The authors' stack is four x2
+:class:`JBUStack` (docs/design.md section 1) chains stages. The authors' stack is four x2
 stages (x16); here stages of exactly x2 are taken while the next x2 does not
 overshoot the target, then one final stage reaches the exact target size
 (:func:`plan_stage_sizes`), so any output size works (non-square, x14, x8,

@@ -1,6 +1,6 @@
 // Shared kernel math of the mmfeatup JBU ops, usable from C++ and CUDA.
 //
-// Conventions (see docs: featup-spec.md section 3):
+// Conventions (docs/design.md, sections 1-2):
 //   radius r, diameter d = 2r+1, taps T = d*d, tap t = (i, j) row-major with
 //   t = i*d + j, i, j in [0, d); the tap's offset is (i - r, j - r).
 #pragma once

@@ -1,4 +1,4 @@
-"""JBUStack: the authors' parameter layout, the spec's math, any output size."""
+"""JBUStack: the authors' parameter layout, the math of docs/design.md, any output size."""
 import math
 from typing import Dict, List, Tuple
 
@@ -39,7 +39,7 @@ def authors_state_dict(feat_dim: int, seed: int = 0, stages: int = 4,
     return state
 
 
-# ---- an independent plain-PyTorch implementation of spec sections 1-2 (eval mode) ----
+# ---- an independent plain-PyTorch implementation of docs/design.md section 1 (eval mode) ----
 
 def _unfold_taps(x: torch.Tensor, radius: int) -> torch.Tensor:
     """[B, C, H, W] -> reflect-padded neighbourhoods [B, C, T, H, W], taps row-major."""
