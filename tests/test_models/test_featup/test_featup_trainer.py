@@ -12,6 +12,8 @@ import mmfeatup.datasets  # noqa: F401
 import mmfeatup.models  # noqa: F401
 from mmfeatup.models.featup import FeatUpUpsamplerTrainer
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
 FEAT = 'efficientnet_lite0_s16'
 
 
@@ -73,7 +75,7 @@ def test_clear_errors():
 
 
 def _tiny_cfg(root, work_dir, max_iters):
-    cfg = Config.fromfile('configs/featup/jbu_efficientnet-lite0-s16_photos-128.py')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'featup', 'jbu_efficientnet-lite0-s16_photos-128.py'))
     cfg.work_dir = str(work_dir)
     cfg.train_dataloader.batch_size = 1
     cfg.train_dataloader.dataset.update(data_root=str(root), resize=48, crop_size=48)

@@ -1,3 +1,5 @@
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -5,6 +7,8 @@ from mmengine.config import Config
 import mmfeatup.models  # noqa: F401
 from mmfeatup.models.featurizers import Featurizer, build_featurizer
 from mmfeatup.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 @pytest.fixture(scope='module')
@@ -82,7 +86,7 @@ def test_weights_file_is_loaded(tmp_path):
 
 
 def test_vit_config_missing_weights_is_a_clear_error():
-    cfg = Config.fromfile('configs/featup/jbu_vit-s14-dinov2_coco-224.py')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'featup', 'jbu_vit-s14-dinov2_coco-224.py'))
     assert cfg.model.featurizer.weights == cfg.vit_weights
     cfg.model.featurizer.weights = '/nonexistent/vit_small_patch14_dinov2.pth'
     with pytest.raises(FileNotFoundError, match='nonexistent/vit_small'):
