@@ -1,27 +1,4 @@
 #!/usr/bin/env bash
-# Distributed training on a Slurm cluster (GPUs): one task per GPU, mmengine's --launcher slurm
-# (rank, world size and master address from Slurm; MASTER_PORT from the environment, else 29500).
+# Distributed training on a Slurm cluster (GPUs), see slurm_tool.sh.
 #   [GPUS=16 GPUS_PER_NODE=8] bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py args]
-# GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS and PYTHON may be set in the environment.
-# GPU only: on CPUs tools/train.py supports --launcher pytorch (tools/dist_train.sh) alone.
-set -x
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-GPUS=${GPUS:-4}
-GPUS_PER_NODE=${GPUS_PER_NODE:-4}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    "$PYTHON" -u "$ROOT/tools/train.py" "$CONFIG" --launcher="slurm" "${@:4}"
+exec bash "$(dirname "$0")/slurm_tool.sh" train.py "$@"
