@@ -43,7 +43,7 @@ def main() -> None:
     args = parse_args()
     from mmengine.runner import Runner
 
-    from mmfeatup.engine import configure_device
+    from mmfeatup.engine import close_distributed, configure_device
     from mmfeatup.engine.cli import config_from_args
 
     cfg = config_from_args(args)
@@ -62,6 +62,7 @@ def main() -> None:
     configure_device(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    close_distributed()
 
 
 if __name__ == '__main__':

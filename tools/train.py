@@ -24,7 +24,7 @@ def main() -> None:
     args = parse_args()
     from mmengine.runner import Runner
 
-    from mmfeatup.engine import apply_amp, configure_device
+    from mmfeatup.engine import apply_amp, close_distributed, configure_device
     from mmfeatup.engine.cli import config_from_args
 
     cfg = config_from_args(args)
@@ -34,6 +34,7 @@ def main() -> None:
     configure_device(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -32,7 +32,7 @@ def main() -> None:
     args = parse_args()
     import mmfeatup.datasets  # noqa: F401  (registers ImageFolderDataset)
     import mmfeatup.models  # noqa: F401  (registers models, metric)
-    from mmfeatup.engine import configure_device
+    from mmfeatup.engine import close_distributed, configure_device
     from mmfeatup.engine.cli import config_from_args
 
     cfg = config_from_args(args)
@@ -45,6 +45,7 @@ def main() -> None:
     configure_device(cfg, args.launcher)  # gloo + device_ids=None on CPUs
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -5,13 +5,14 @@ Importing registers the hooks (``ProgressBarHook``, ``ExactResumeHook``,
 """
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .config_loading import load_config
-from .device import (apply_amp, configure_device, init_cpu_distributed, on_gpu,
-                     replace_sync_bn)
+from .device import (apply_amp, close_distributed, configure_device, init_cpu_distributed,
+                     on_gpu, replace_sync_bn)
 from .exact_resume_hook import ExactResumeHook, capture_rng_state, restore_rng_state
 from .progress_hook import ProgressBarHook
 
 __all__ = [
-    'load_config', 'apply_amp', 'configure_device', 'init_cpu_distributed', 'on_gpu',
+    'load_config', 'apply_amp', 'close_distributed', 'configure_device', 'init_cpu_distributed',
+    'on_gpu',
     'replace_sync_bn', 'ProgressBarHook', 'ExactResumeHook', 'CheckpointKeysHook',
     'capture_rng_state', 'restore_rng_state',
 ]

@@ -69,6 +69,17 @@ def init_cpu_distributed(timeout_s: int = 1800) -> None:
     dist.init_process_group(backend='gloo', timeout=timedelta(seconds=timeout_s))
 
 
+def close_distributed() -> None:
+    """Destroy the process group, if any, before the process exits.
+
+    Leaving it to interpreter shutdown races gloo's threads: a finished run can abort with
+    "terminate called without an active exception" (SIGABRT) after its last iteration.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def configure_device(cfg: Config, launcher: str = 'none') -> Config:
     """Adapt a config to the devices at hand (in place), see the module docstring.
 
