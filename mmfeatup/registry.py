@@ -15,7 +15,6 @@ the neck builds from it with :func:`build_upsampler`, and
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Dict, Union
 
 from mmfeatup import compat
@@ -34,7 +33,7 @@ UPSAMPLERS = Registry(
 
 
 def build_upsampler(cfg: Union[Dict[str, Any], nn.Module], **defaults: Any) -> nn.Module:
-    """Build a feature upsampler from a config dict.
+    """Build a feature upsampler: :meth:`UPSAMPLERS.build` with ``defaults`` as default args.
 
     Args:
         cfg (dict | nn.Module): ``dict(type=NAME, **kwargs)`` with NAME a key of
@@ -47,18 +46,7 @@ def build_upsampler(cfg: Union[Dict[str, Any], nn.Module], **defaults: Any) -> n
     """
     if isinstance(cfg, nn.Module):
         return cfg
-    if not isinstance(cfg, dict) or 'type' not in cfg:
-        raise ValueError(f'upsampler config must be a dict with a "type" key, got {cfg!r}')
-    args = copy.deepcopy(dict(cfg))
-    name = args.pop('type')
-    cls = name if isinstance(name, type) else UPSAMPLERS.get(name)
-    if cls is None:
-        UPSAMPLERS.import_from_location()
-        known = ', '.join(sorted(UPSAMPLERS.module_dict))
-        raise KeyError(f'upsampler type {name!r} is not registered; known: {known}')
-    for key, value in defaults.items():
-        args.setdefault(key, value)
-    return cls(**args)
+    return UPSAMPLERS.build(cfg, default_args=defaults or None)
 
 
 __all__ = ['MODELS', 'DATASETS', 'TRANSFORMS', 'HOOKS', 'METRICS', 'UPSAMPLERS', 'build_upsampler']

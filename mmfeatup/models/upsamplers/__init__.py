@@ -2,7 +2,8 @@
 
 Each module below registers its classes on import. Keep one concept per file.
 """
-from .base import BaseUpsampler, integer_ratio, resize_guidance, to_size
+from .base import (BaseUpsampler, FixedRatioUpsampler, check_groups, check_odd, design_scale,
+                   resize_guidance, to_size)
 from .interpolate import BicubicUpsampler, BilinearUpsampler, NearestUpsampler
 from .jbu import JBULearnedRange, JBUStack, plan_stage_sizes
 from .jbu_fused import JBUFused
@@ -19,6 +20,7 @@ __all__ = [
     'ResizeConvUpsampler', 'PixelShuffleUpsampler', 'DeconvUpsampler', 'CARAFEUpsampler',
     'SAPAUpsampler', 'FADEUpsampler', 'DySampleUpsampler', 'IFAUpsampler',
     'JBULearnedRange', 'JBUStack', 'JBUFused', 'plan_stage_sizes',
-    'BaseUpsampler', 'resize_guidance', 'integer_ratio', 'to_size',
+    'BaseUpsampler', 'FixedRatioUpsampler', 'resize_guidance', 'to_size', 'check_odd',
+    'check_groups', 'design_scale',
     'NearestUpsampler', 'BilinearUpsampler', 'BicubicUpsampler',
 ]

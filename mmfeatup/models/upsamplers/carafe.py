@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size, reassemble
-from .pixel_shuffle import check_fixed_ratio, checked_scale
+from mmfeatup.models.layers.windows import reassemble
+from .base import FixedRatioUpsampler, Size, check_odd
 
 
 def mmcv_carafe_available(tensor: Tensor) -> bool:
@@ -24,14 +24,14 @@ def mmcv_carafe_available(tensor: Tensor) -> bool:
 
 
 @UPSAMPLERS.register_module(name='CARAFE')
-class CARAFEUpsampler(BaseUpsampler):
+class CARAFEUpsampler(FixedRatioUpsampler):
     """CARAFE with the paper's defaults (``C_m=64``, ``k_encoder=3``, ``k_up=5``).
 
     1. Kernel prediction: ``Conv1x1(C -> C_m)``, ``Conv(k_enc)(C_m -> s^2 k_up^2)``,
        pixel shuffle to ``[B, k_up^2, sh, sw]``, softmax over the ``k_up^2`` taps.
     2. Reassembly: each output pixel is the kernel-weighted sum of the
        ``k_up x k_up`` source neighbourhood of its source cell (zero padding),
-       :func:`~mmfeatup.models.upsamplers.base.reassemble`.
+       :func:`~mmfeatup.models.layers.windows.reassemble`.
 
     Parameters are laid out like ``mmcv.ops.CARAFEPack`` (``channel_compressor``,
     ``content_encoder``), so its state dicts load; on CUDA with a full mmcv the
@@ -49,19 +49,14 @@ class CARAFEUpsampler(BaseUpsampler):
         use_mmcv (bool): use mmcv's compiled op when available. Default: True.
     """
 
-    integer_ratio_only = True
-
     def __init__(self, in_channels: int, guidance_channels: int = 3,
                  scale_factor: Optional[float] = None, up_kernel: int = 5,
                  encoder_kernel: int = 3, compressed_channels: int = 64,
                  use_mmcv: bool = True) -> None:
-        scale = checked_scale(scale_factor, type(self).__name__)
-        super().__init__(in_channels, guidance_channels, scale)
-        for name, value in (('up_kernel', up_kernel), ('encoder_kernel', encoder_kernel)):
-            if value < 1 or value % 2 != 1:
-                raise ValueError(f'{name} must be a positive odd int, got {value}')
-        self.scale = scale
-        self.up_kernel = up_kernel
+        super().__init__(in_channels, guidance_channels, scale_factor)
+        scale = self.scale
+        self.up_kernel = check_odd('up_kernel', up_kernel)
+        encoder_kernel = check_odd('encoder_kernel', encoder_kernel)
         self.use_mmcv = use_mmcv
         self.channel_compressor = nn.Conv2d(in_channels, compressed_channels, 1)
         self.content_encoder = nn.Conv2d(compressed_channels, scale * scale * up_kernel * up_kernel,
@@ -78,7 +73,6 @@ class CARAFEUpsampler(BaseUpsampler):
         return logits.softmax(dim=1)
 
     def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
-        check_fixed_ratio(source, size, self.scale, type(self).__name__)
         kernels = self.predict_kernels(source)
         if self.use_mmcv and mmcv_carafe_available(source):
             from mmcv.ops import carafe  # full mmcv only

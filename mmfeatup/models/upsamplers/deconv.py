@@ -10,8 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size
-from .pixel_shuffle import check_fixed_ratio, checked_scale
+from .base import FixedRatioUpsampler, Size, check_groups
 
 
 def bilinear_kernel(scale: int) -> Tensor:
@@ -24,7 +23,7 @@ def bilinear_kernel(scale: int) -> Tensor:
 
 
 @UPSAMPLERS.register_module(name='Deconv')
-class DeconvUpsampler(BaseUpsampler):
+class DeconvUpsampler(FixedRatioUpsampler):
     """One ``ConvTranspose2d`` with stride ``s``, kernel ``2s - s % 2``, padding ``ceil((s-1)/2)``.
 
     The kernel is initialised to FCN's bilinear kernel (so an untrained module
@@ -40,16 +39,11 @@ class DeconvUpsampler(BaseUpsampler):
         groups (int, optional): convolution groups; None = depthwise.
     """
 
-    integer_ratio_only = True
-
     def __init__(self, in_channels: int, guidance_channels: int = 3,
                  scale_factor: Optional[float] = None, groups: Optional[int] = None) -> None:
-        scale = checked_scale(scale_factor, type(self).__name__)
-        super().__init__(in_channels, guidance_channels, scale)
-        groups = in_channels if groups is None else int(groups)
-        if groups <= 0 or in_channels % groups:
-            raise ValueError(f'groups must divide in_channels={in_channels}, got {groups}')
-        self.scale = scale
+        super().__init__(in_channels, guidance_channels, scale_factor)
+        scale = self.scale
+        groups = check_groups(in_channels if groups is None else groups, in_channels)
         kernel = bilinear_kernel(scale)
         self.deconv = nn.ConvTranspose2d(in_channels, in_channels, kernel.shape[0], stride=scale,
                                          padding=scale // 2,
@@ -63,5 +57,4 @@ class DeconvUpsampler(BaseUpsampler):
             self.deconv.bias.zero_()
 
     def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
-        check_fixed_ratio(source, size, self.scale, type(self).__name__)
         return self.deconv(source)

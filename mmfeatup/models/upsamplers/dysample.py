@@ -17,8 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size
-from .pixel_shuffle import checked_scale
+from .base import BaseUpsampler, Size, check_groups, design_scale
 
 
 def dysample_init_pos(scale: int, groups: int) -> Tensor:
@@ -99,12 +98,11 @@ class DySampleUpsampler(BaseUpsampler):
     def __init__(self, in_channels: int, guidance_channels: int = 3,
                  scale_factor: Optional[float] = None, style: str = 'lp', groups: int = 4,
                  dyscope: bool = False) -> None:
-        scale = checked_scale(scale_factor, type(self).__name__)
+        scale = design_scale(scale_factor, type(self).__name__)
         super().__init__(in_channels, guidance_channels, scale)
         if style not in ('lp', 'pl'):
             raise ValueError(f"style must be 'lp' or 'pl', got {style!r}")
-        if groups <= 0 or in_channels % groups:
-            raise ValueError(f'groups must divide in_channels={in_channels}, got {groups}')
+        groups = check_groups(groups, in_channels)
         if style == 'pl' and in_channels % (scale * scale):
             raise ValueError(f"style 'pl' needs in_channels={in_channels} divisible by "
                              f'scale^2={scale * scale}')

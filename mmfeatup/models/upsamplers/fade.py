@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size, nearest_source_index, reassemble, resize_guidance
+from mmfeatup.models.layers.windows import nearest_source_index, reassemble
+from .base import BaseUpsampler, Size, check_odd, resize_guidance
 
 #: official FADE / FADELite / SemiShiftUp parameter name -> ours.
 _OFFICIAL_TO_OURS = {
@@ -135,8 +136,7 @@ class FADEUpsampler(BaseUpsampler):
                  scale_factor: Optional[float] = None, up_kernel: int = 5,
                  embedding_dim: Optional[int] = None, gate='auto', lite: bool = False) -> None:
         super().__init__(in_channels, guidance_channels, scale_factor)
-        if up_kernel < 1 or up_kernel % 2 != 1:
-            raise ValueError(f'up_kernel must be a positive odd int, got {up_kernel}')
+        up_kernel = check_odd('up_kernel', up_kernel)
         taps = up_kernel * up_kernel
         if embedding_dim is None:
             embedding_dim = taps if lite else 64

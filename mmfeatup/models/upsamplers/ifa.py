@@ -126,7 +126,7 @@ class IFAUpsampler(BaseUpsampler):
     ``align_corners=False`` convention) take the feature ``feat[p]`` of the source cell
     ``p`` that nearest ``grid_sample`` picks (as the official code does: on an exact cell
     border it rounds half to even, unlike the floor rule of
-    :func:`~.base.nearest_source_index`; this happens for some non-integer ratios) and the
+    :func:`~mmfeatup.models.layers.windows.nearest_source_index`; this happens for some non-integer ratios) and the
     relative position
     ``rel = ((y, x) - centre(p)) * (h, w)`` (``[-1, 1]`` per cell);
     ``out = imnet(cat[enc(rel), feat[p]])`` with ``enc`` the official learnable sin/cos

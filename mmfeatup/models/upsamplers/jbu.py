@@ -25,7 +25,8 @@ from torch import Tensor, nn
 from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
 from mmfeatup.registry import UPSAMPLERS
 from mmfeatup.utils.featup_checkpoint import load_jbu_weights
-from .base import BaseUpsampler, Size, bicubic_resize, resize_guidance
+from mmfeatup.models.layers.bicubic_resize import bicubic_resize
+from .base import BaseUpsampler, Size, resize_guidance
 
 #: Range of the range-kernel temperature ``tau = exp(range_temp)``.
 TEMPERATURE_RANGE = (1e-4, 1e4)
@@ -232,7 +233,6 @@ class JBUStack(BaseUpsampler):
 
     guidance_type: ClassVar[Optional[str]] = 'image'
     requires_guidance: ClassVar[bool] = True
-    integer_ratio_only: ClassVar[bool] = False
     #: Whether the stages carry the learned kernel fixup (False in JBUFused).
     stage_fixup: ClassVar[bool] = True
 

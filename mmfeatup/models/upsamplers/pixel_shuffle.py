@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import List, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size, integer_ratio
+from .base import FixedRatioUpsampler, Size, check_odd
 
 
 def prime_factors(value: int) -> List[int]:
@@ -21,22 +20,6 @@ def prime_factors(value: int) -> List[int]:
             value //= divisor
         divisor += 1
     return factors
-
-
-def checked_scale(scale_factor: Optional[float], name: str) -> int:
-    """The design ratio of a fixed-ratio upsampler (default 2); ValueError if not an int >= 1."""
-    scale = 2 if scale_factor is None else scale_factor
-    if float(scale) != int(scale) or int(scale) < 1:
-        raise ValueError(f'{name}: scale_factor must be an integer >= 1, got {scale_factor!r}')
-    return int(scale)
-
-
-def check_fixed_ratio(source: Tensor, size: Size, scale: int, name: str) -> None:
-    """ValueError unless ``source -> size`` is exactly the module's integer ``scale``."""
-    ratio = integer_ratio(tuple(int(v) for v in source.shape[-2:]), size, name)
-    if ratio != scale:
-        raise ValueError(f'{name} was built for x{scale} (scale_factor) but output_size '
-                         f'{tuple(size)} asks x{ratio} from {tuple(source.shape[-2:])}')
 
 
 def icnr_(weight: Tensor, factor: int) -> None:
@@ -51,7 +34,7 @@ def icnr_(weight: Tensor, factor: int) -> None:
 
 
 @UPSAMPLERS.register_module(name='PixelShuffle')
-class PixelShuffleUpsampler(BaseUpsampler):
+class PixelShuffleUpsampler(FixedRatioUpsampler):
     """Convolution to ``C * f^2`` channels and ``PixelShuffle(f)``, one stage per
     prime factor ``f`` of the ratio (x16 = four x2 stages; one x16 stage would
     need ``256 * C^2`` weights).
@@ -67,17 +50,12 @@ class PixelShuffleUpsampler(BaseUpsampler):
         kernel_size (int): odd convolution size of each stage. Default: 1.
     """
 
-    integer_ratio_only = True
-
     def __init__(self, in_channels: int, guidance_channels: int = 3,
                  scale_factor: Optional[float] = None, kernel_size: int = 1) -> None:
-        scale = checked_scale(scale_factor, type(self).__name__)
-        super().__init__(in_channels, guidance_channels, scale)
-        if kernel_size % 2 != 1:
-            raise ValueError(f'kernel_size must be odd, got {kernel_size}')
-        self.scale = scale
+        super().__init__(in_channels, guidance_channels, scale_factor)
+        kernel_size = check_odd('kernel_size', kernel_size)
         stages = []
-        for factor in prime_factors(scale):
+        for factor in prime_factors(self.scale):
             conv = nn.Conv2d(in_channels, in_channels * factor * factor, kernel_size,
                              padding=kernel_size // 2)
             icnr_(conv.weight, factor)
@@ -86,5 +64,4 @@ class PixelShuffleUpsampler(BaseUpsampler):
         self.stages = nn.Sequential(*stages)
 
     def upsample(self, source: Tensor, guidance: Optional[Tensor], size: Size) -> Tensor:
-        check_fixed_ratio(source, size, self.scale, type(self).__name__)
         return self.stages(source)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
-from .base import BaseUpsampler, Size
+from .base import BaseUpsampler, Size, check_odd
 
 
 @UPSAMPLERS.register_module(name='ResizeConv')
@@ -33,8 +33,7 @@ class ResizeConvUpsampler(BaseUpsampler):
         super().__init__(in_channels, guidance_channels, scale_factor)
         if mode not in ('nearest', 'bilinear'):
             raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
-        if kernel_size % 2 != 1 or kernel_size < 1:
-            raise ValueError(f'kernel_size must be a positive odd int, got {kernel_size}')
+        kernel_size = check_odd('kernel_size', kernel_size)
         self.mode = mode
         self.conv = nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2)
         nn.init.dirac_(self.conv.weight)

@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
 from ..layers import ChannelNorm
-from .base import (BaseUpsampler, Size, reassemble, resize_guidance, window_similarity,
-                   window_valid_mask)
+from mmfeatup.models.layers.windows import reassemble, window_similarity, window_valid_mask
+from .base import BaseUpsampler, Size, check_odd, resize_guidance
 
 #: official ``SAPA`` parameter name -> ours (``q``/``k`` are ``nn.Linear`` there).
 _OFFICIAL_TO_OURS = {
@@ -117,8 +117,7 @@ class SAPAUpsampler(BaseUpsampler):
                  scale_factor: Optional[float] = None, up_kernel: int = 5,
                  embedding_dim: int = 64, qkv_bias: bool = True, border: str = 'zero') -> None:
         super().__init__(in_channels, guidance_channels, scale_factor)
-        if up_kernel < 1 or up_kernel % 2 != 1:
-            raise ValueError(f'up_kernel must be a positive odd int, got {up_kernel}')
+        up_kernel = check_odd('up_kernel', up_kernel)
         if border not in ('zero', 'exclude'):
             raise ValueError(f"border must be 'zero' or 'exclude', got {border!r}")
         self.up_kernel = up_kernel

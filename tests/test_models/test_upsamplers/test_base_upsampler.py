@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from mmfeatup.registry import UPSAMPLERS, build_upsampler
-from mmfeatup.models.upsamplers import BaseUpsampler, integer_ratio, resize_guidance, to_size
+from mmfeatup.models.layers.windows import exact_integer_ratio
+from mmfeatup.models.upsamplers import (BaseUpsampler, FixedRatioUpsampler, check_groups,
+                                        check_odd, design_scale, resize_guidance, to_size)
 
 
 def test_build_and_registry():
@@ -11,8 +13,10 @@ def test_build_and_registry():
     assert build_upsampler(up) is up
     with pytest.raises(KeyError, match='NoSuchUpsampler'):
         build_upsampler(dict(type='NoSuchUpsampler'), in_channels=4)
-    with pytest.raises(ValueError, match='type'):
+    with pytest.raises(KeyError, match='type'):
         build_upsampler(dict(in_channels=4))
+    # defaults never override what the config sets
+    assert build_upsampler(dict(type='Bilinear', in_channels=2), in_channels=4).in_channels == 2
     assert {'Nearest', 'Bilinear', 'Bicubic'} <= set(UPSAMPLERS.module_dict)
 
 
@@ -42,9 +46,20 @@ def test_bad_inputs_named():
 
 def test_helpers():
     assert to_size(4) == (4, 4)
-    assert integer_ratio((4, 6), (8, 12), 'x') == 2
-    with pytest.raises(ValueError, match='integer ratio'):
-        integer_ratio((4, 6), (8, 13), 'x')
+    assert exact_integer_ratio((4, 6), (8, 12)) == 2
+    assert exact_integer_ratio((4, 6), (8, 13)) is None  # unequal
+    assert exact_integer_ratio((4, 6), (6, 9)) is None  # x1.5
+    assert exact_integer_ratio((4, 6), (2, 3)) is None  # downsampling
+    assert check_odd('k', 5) == 5 and check_groups(2, 6) == 2 and design_scale(None, 'x') == 2
+    for bad in (0, 4, -3, 2.5):
+        with pytest.raises(ValueError, match='k must be a positive odd int'):
+            check_odd('k', bad)
+    for bad in (0, 4, -2):
+        with pytest.raises(ValueError, match='groups must divide in_channels=6'):
+            check_groups(bad, 6)
+    for bad in (1.5, 0, -2):
+        with pytest.raises(ValueError, match='scale_factor must be an integer >= 1'):
+            design_scale(bad, 'x')
     g = torch.arange(16.).reshape(1, 1, 4, 4)
     assert torch.equal(resize_guidance(g, (2, 2)),
                        torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
@@ -52,40 +67,26 @@ def test_helpers():
     assert resize_guidance(g, (8, 8)).shape[-2:] == (8, 8)
 
 
-@pytest.mark.parametrize('shape,size', [((2, 3, 5, 7), (11, 13)), ((1, 1, 9, 4), (9, 20)),
-                                        ((3, 2, 20, 30), (15, 45)), ((1, 4, 6, 6), (96, 96))])
-def test_bicubic_resize_matches_interpolate(shape, size):
-    from mmfeatup.models.upsamplers.base import bicubic_resize
-    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-    expected = torch.nn.functional.interpolate(x, size, mode='bicubic', align_corners=False)
-    got = bicubic_resize(x, size)
-    assert got.shape == expected.shape
-    assert torch.allclose(got, expected, rtol=0, atol=1e-12)
-    grad = torch.randn_like(expected)
-    g1, = torch.autograd.grad(expected, x, grad)
-    g2, = torch.autograd.grad(got, x, grad)
-    assert torch.allclose(g1, g2, rtol=0, atol=1e-12)
-    assert bicubic_resize(x, shape[-2:]) is x
+class _Repeat(FixedRatioUpsampler):
+    """A scale-bound toy: records the sizes its upsample() is called with."""
+
+    def __init__(self, in_channels, guidance_channels=3, scale_factor=None):
+        super().__init__(in_channels, guidance_channels, scale_factor)
+        self.calls = []
+
+    def upsample(self, source, guidance, size):
+        self.calls.append(tuple(size))
+        return source.repeat_interleave(self.scale, 2).repeat_interleave(self.scale, 3)
 
 
-@pytest.mark.parametrize('shape,size,pad', [((2, 3, 14, 14), (28, 28), 3),
-                                            ((1, 2, 56, 40), (112, 80), 5),
-                                            ((2, 1, 5, 7), (5, 7), 2), ((1, 2, 1, 1), (7, 9), 3),
-                                            ((1, 3, 33, 9), (59, 17), 1)])
-def test_bicubic_resize_reflect_pad(shape, size, pad):
-    """The banded resize with folded reflect padding equals interpolate + pad, values and
-    gradients, and is channels-last in memory."""
-    from mmfeatup.models.upsamplers.base import bicubic_resize
-    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-    expected = torch.nn.functional.pad(
-        torch.nn.functional.interpolate(x, size, mode='bicubic', align_corners=False),
-        [pad] * 4, mode='reflect')
-    got = bicubic_resize(x, size, pad=pad)
-    assert got.shape == expected.shape
-    assert got.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
-    grad = torch.randn_like(expected)
-    torch.testing.assert_close(torch.autograd.grad(got, x, grad)[0],
-                               torch.autograd.grad(expected, x, grad)[0], rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match='reflect pad'):
-        bicubic_resize(x, size, pad=min(size))
+def test_fixed_ratio_base_checks_the_design_ratio_before_upsample():
+    up = _Repeat(2, scale_factor=3)
+    assert up.fixed_ratio and up.scale == 3 and up.scale_factor == 3
+    x = torch.randn(1, 2, 4, 5)
+    assert up(x).shape == (1, 2, 12, 15)  # scale_factor decides the size
+    for size in ((8, 10), (12, 16), (13, 15), (24, 30)):
+        with pytest.raises(ValueError, match='built for x3'):
+            up(x, output_size=size)
+    assert up.calls == [(12, 15)]  # rejected sizes never reach upsample()
+    with pytest.raises(ValueError, match='scale_factor must be an integer'):
+        _Repeat(2, scale_factor=2.5)

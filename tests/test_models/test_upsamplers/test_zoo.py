@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import mmfeatup.models  # noqa: F401  (registers everything)
-from mmfeatup.models.upsamplers.base import (gather_windows, nearest_source_index, reassemble,
-                                             window_similarity)
+from mmfeatup.models.layers.windows import (gather_windows, nearest_source_index, reassemble,
+                                           window_similarity)
 from mmfeatup.registry import UPSAMPLERS, build_upsampler
 
 NAMES = sorted(UPSAMPLERS.module_dict)
@@ -56,7 +56,7 @@ def test_non_integer_ratio_shape_or_clear_error(name):
     model = build(name, scale=2).eval()
     size = (13, 19)  # x2.6 and x2.71...
     source, guidance = inputs(size)
-    if model.integer_ratio_only:
+    if model.fixed_ratio:
         with pytest.raises(ValueError, match='ratio'):
             model(source, guidance, output_size=size)
         return
@@ -71,7 +71,7 @@ def test_other_integer_ratio_shape_or_clear_error(name):
     model = build(name, scale=2).eval()
     size = (SOURCE[0] * 3, SOURCE[1] * 3)
     source, guidance = inputs(size)
-    if model.integer_ratio_only:
+    if model.fixed_ratio:
         with pytest.raises(ValueError, match='x2'):
             model(source, guidance, output_size=size)
         return
@@ -79,7 +79,7 @@ def test_other_integer_ratio_shape_or_clear_error(name):
         assert model(source, guidance, output_size=size).shape == (2, CHANNELS, *size)
 
 
-@pytest.mark.parametrize('name', [n for n in NAMES if UPSAMPLERS.get(n).integer_ratio_only])
+@pytest.mark.parametrize('name', [n for n in NAMES if UPSAMPLERS.get(n).fixed_ratio])
 def test_fixed_ratio_modules_work_at_their_own_larger_ratio(name):
     model = build(name, scale=4).eval()
     size = (SOURCE[0] * 4, SOURCE[1] * 4)
