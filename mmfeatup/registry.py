@@ -46,6 +46,10 @@ def build_upsampler(cfg: Union[Dict[str, Any], nn.Module], **defaults: Any) -> n
     """
     if isinstance(cfg, nn.Module):
         return cfg
+    if isinstance(cfg, dict) and '_scope_' not in cfg:
+        # build in this registry whatever the caller's default scope (mmseg's, in a runner):
+        # mmengine would otherwise switch to the default scope's root and miss our names
+        cfg = {**cfg, '_scope_': UPSAMPLERS.scope}
     return UPSAMPLERS.build(cfg, default_args=defaults or None)
 
 

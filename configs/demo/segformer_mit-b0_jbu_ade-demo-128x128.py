@@ -4,8 +4,6 @@
 # Run it with `python tools/demo.py --config configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`
 # or `python tools/train.py configs/demo/segformer_mit-b0_jbu_ade-demo-128x128.py`.
 _base_ = ['../segformer/segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.engine', 'mmfeatup.datasets'],
-                      allow_failed_imports=False)
 
 data_root = 'data/ade_demo'
 crop_size = (128, 128)
@@ -14,12 +12,11 @@ norm_cfg = dict(type='BN', requires_grad=True)
 # CheckedADE20KDataset (dataset_type of the base config) checks the folders and the pairing,
 # CheckSegMap each label map's size and values (ADE20K: 150 classes, 255 ignored); both name the
 # offending file and the fix. CheckSegMap changes nothing and draws no random numbers.
-check_seg_map = dict(type='CheckSegMap', num_classes=150, ignore_index=255)
+check_seg_map = {{_base_.check_seg_map}}
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(init_cfg=None),
-    neck=dict(upsampler=dict(type='JBUStack')),
     decode_head=dict(norm_cfg=norm_cfg),
     test_cfg=dict(mode='whole'))
 
@@ -52,22 +49,11 @@ tta_pipeline = [
             [dict(type='PackSegInputs')],
         ]),
 ]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        data_root=data_root,
-        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        data_root=data_root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        pipeline=test_pipeline))
+# the bundled set has ADE20K's layout (images|annotations/training|validation): the base's prefixes
+train_dataloader = dict(batch_size=8, num_workers=1, persistent_workers=True,
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=1, num_workers=1, persistent_workers=True,
+                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # From scratch: a larger learning rate than the stock fine-tuning one, short warm-up.

@@ -7,19 +7,15 @@ _base_ = ['./_base_/featup_runtime.py']
 crop_size = 128
 data_root = 'data/photos'
 
-featurizer = dict(
-    type='Featurizer',
-    backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True, out_indices=(3, )),
-    stride=16, channels=112,
-    # EfficientNet-Lite input: (v - 127) / 128 on 0..255, here in 0..1 units.
-    mean=(127 / 255, 127 / 255, 127 / 255), std=(128 / 255, 128 / 255, 128 / 255),
-    channel_norm=True)
+# mmfeatup's named featurizer (FEATURIZER_PRESETS): frozen ImageNet EfficientNet-Lite0, its
+# stride-16 level (112 ch) and own input normalisation; FeatUp trains on channel-normed features.
+featurizer = dict(preset='efficientnet_lite0_s16', channel_norm=True)
 
 model = dict(
     type='FeatUpUpsamplerTrainer',
     featurizer=featurizer,
     upsampler=dict(type='JBUStack'),
-    downsampler=dict(type='simple', kernel_size=16),
+    downsampler=dict(type='simple'),  # kernel = the featurizer's stride
     n_jitters=5, max_pad=20, max_zoom=2.0, proj_dim=30,
     predicted_uncertainty=True, crf_weight=0.001, tv_weight=0.0,
     eval_views=10, eval_seed=0)

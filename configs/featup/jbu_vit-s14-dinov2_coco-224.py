@@ -13,20 +13,13 @@ heldout_root = 'data/photos/heldout'
 # file stops the run with FileNotFoundError naming it).
 vit_weights = 'checkpoints/vit_small_patch14_dinov2.pth'
 
-featurizer = dict(
-    type='Featurizer',
-    backbone='vit_small_patch14_dinov2',
-    timm_kwargs=dict(img_size=224, dynamic_img_size=True, out_indices=(-1, )),
-    weights=vit_weights,
-    stride=14, channels=384,
-    mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-    channel_norm=True)
+featurizer = dict(preset='vit_small_patch14_dinov2', weights=vit_weights, channel_norm=True)
 
 model = dict(
     type='FeatUpUpsamplerTrainer',
     featurizer=featurizer,
     upsampler=dict(type='JBUStack', scale_factor=16),
-    downsampler=dict(type='attention', kernel_size=16),
+    downsampler=dict(type='attention'),  # kernel = the ViT's patch size, 14, as the authors'
     n_jitters=5, max_pad=20, max_zoom=2.0, proj_dim=30,
     predicted_uncertainty=True, crf_weight=0.001, tv_weight=0.0)
 

@@ -3,9 +3,8 @@
 # and the unchanged SegformerHead. GuidedEncoderDecoder passes the image to the neck.
 # Nothing is downloaded: set ``pretrained`` to a local MiT-B0 ImageNet checkpoint
 # (mmseg's mit_b0_20220624-7e0fe6dd.pth) to start from it; None trains from scratch.
-_base_ = ['mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmfeatup.models', 'mmfeatup.datasets', 'mmfeatup.engine'],
-                      allow_failed_imports=False)
+_base_ = ['mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py',
+          '../_base_/models/featup_neck.py']
 
 data_root = 'data/ade/ADEChallengeData2016'
 pretrained = None  # e.g. 'pretrain/mit_b0_20220624-7e0fe6dd.pth'
@@ -14,19 +13,7 @@ model = dict(
     type='GuidedEncoderDecoder',
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained) if pretrained else None),
-    neck=dict(
-        type='FeatUpNeck',
-        in_channels=[32, 64, 160, 256],
-        in_index=[1, 2, 3],  # strides 8/16/32 -> the stride-4 grid of level 0
-        upsampler=dict(type='JBUStack'),
-        guidance='image',
-        output_stride=None))
-# JBUStack keeps the authors' four x2 stage modules; a level that needs fewer (stride 8 -> 4
-# uses one) leaves the others without gradients, which DistributedDataParallel must be told.
-find_unused_parameters = True
-# ExactResumeHook: `--resume` continues bit-exactly (random generators saved per rank);
-# CheckpointKeysHook: a checkpoint that fits none of the model's weights is an error.
-custom_hooks = [dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook')]
+    neck={{_base_.featup_neck}})  # in_channels: the decode head's
 # a fixed seed: the data workers are seeded from it, so a resumed run repeats their augmentations
 randomness = dict(seed=0)
 # The data: mmseg's ADE20K pipelines (mmseg::_base_/datasets/ade20k.py) unchanged, plus checks

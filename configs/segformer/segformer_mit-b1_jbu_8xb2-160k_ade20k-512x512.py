@@ -9,13 +9,10 @@
 _base_ = ['./segformer_mit-b0_jbu_8xb2-160k_ade20k-512x512.py']
 
 pretrained = None  # e.g. 'pretrain/mit_b1_20220624-02e5a6a1.pth'
-channels = [64, 128, 320, 512]  # MiT-B1 stages (strides 4/8/16/32)
-
 model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained) if pretrained else None,
         embed_dims=64,
         num_heads=[1, 2, 5, 8],
         num_layers=[2, 2, 2, 2]),
-    neck=dict(in_channels=channels),
-    decode_head=dict(in_channels=channels))
+    decode_head=dict(in_channels=[64, 128, 320, 512]))  # MiT-B1 stages; the neck takes them

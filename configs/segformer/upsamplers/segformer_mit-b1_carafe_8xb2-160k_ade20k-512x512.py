@@ -2,5 +2,4 @@
 # Same schedule, data and head as ../segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py;
 # only the neck's upsampler (and what guides it) changes.
 _base_ = ['../segformer_mit-b1_jbu_8xb2-160k_ade20k-512x512.py']
-model = dict(neck=dict(upsampler=dict(_delete_=True, type='CARAFE'), guidance=None,
-                       scale_factors=[2, 4, 8]))  # fixed-ratio: x2, x4, x8 per level
+model = dict(neck=dict(upsampler=dict(_delete_=True, type='CARAFE'), guidance=None))

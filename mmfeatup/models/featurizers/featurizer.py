@@ -30,20 +30,26 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 EFFICIENTNET_LITE_MEAN01 = (127.0 / 255.0, ) * 3
 EFFICIENTNET_LITE_STD01 = (128.0 / 255.0, ) * 3
 
-#: Named featurizer configs accepted by :func:`build_featurizer`.
+
+def _efficientnet_lite0(level: int, stride: int, channels: int) -> Dict[str, Any]:
+    """The frozen ImageNet EfficientNet-Lite0 (offline weights) at one level."""
+    return dict(type='Featurizer',
+                backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True,
+                              out_indices=(level, )),
+                stride=stride, channels=channels,
+                mean=EFFICIENTNET_LITE_MEAN01, std=EFFICIENTNET_LITE_STD01)
+
+
+#: Named featurizer configs accepted by :func:`build_featurizer` (by name, or as
+#: ``dict(preset=NAME, **overrides)`` in a config).
 FEATURIZER_PRESETS: Dict[str, Dict[str, Any]] = {
-    'efficientnet_lite0_s16': dict(
-        type='Featurizer',
-        backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True,
-                      out_indices=(3, )),
-        stride=16, channels=112,
-        mean=EFFICIENTNET_LITE_MEAN01, std=EFFICIENTNET_LITE_STD01),
-    'efficientnet_lite0_s32': dict(
-        type='Featurizer',
-        backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=True,
-                      out_indices=(4, )),
-        stride=32, channels=320,
-        mean=EFFICIENTNET_LITE_MEAN01, std=EFFICIENTNET_LITE_STD01),
+    'efficientnet_lite0_s16': _efficientnet_lite0(3, 16, 112),
+    'efficientnet_lite0_s32': _efficientnet_lite0(4, 32, 320),
+    # timm's DINOv2 ViT-S/14; give ``weights=`` (a local file): nothing is downloaded.
+    'vit_small_patch14_dinov2': dict(
+        type='Featurizer', backbone='vit_small_patch14_dinov2',
+        timm_kwargs=dict(img_size=224, dynamic_img_size=True, out_indices=(-1, )),
+        stride=14, channels=384, mean=IMAGENET_MEAN, std=IMAGENET_STD),
 }
 
 
@@ -215,7 +221,8 @@ def build_featurizer(cfg: Union[str, Dict[str, Any], nn.Module], **overrides: An
     Args:
         cfg (str | dict | nn.Module): a preset name of :data:`FEATURIZER_PRESETS`
             (e.g. ``'efficientnet_lite0_s16'``), a config dict (``type`` defaults
-            to ``'Featurizer'``), a timm model name, or a module (returned as is).
+            to ``'Featurizer'``; ``dict(preset=NAME, **keys)`` is the preset with
+            ``keys`` replaced), a timm model name, or a module (returned as is).
         **overrides: config keys replacing the preset's / dict's (e.g. ``channel_norm=True``).
 
     Returns:
@@ -229,6 +236,12 @@ def build_featurizer(cfg: Union[str, Dict[str, Any], nn.Module], **overrides: An
     if not isinstance(cfg, dict):
         raise ValueError(f'featurizer config must be a name, a dict or a module, got {cfg!r}')
     cfg = copy.deepcopy(dict(cfg))
+    preset = cfg.pop('preset', None)
+    if preset is not None:
+        if preset not in FEATURIZER_PRESETS:
+            raise KeyError(f'featurizer preset {preset!r} is unknown; known: '
+                           f'{", ".join(sorted(FEATURIZER_PRESETS))}')
+        cfg = {**copy.deepcopy(FEATURIZER_PRESETS[preset]), **cfg}
     cfg.update(overrides)
     cfg.setdefault('type', 'Featurizer')
     return MODELS.build(cfg)

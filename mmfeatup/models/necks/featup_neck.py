@@ -13,12 +13,12 @@ use the segmentor ``GuidedEncoderDecoder``, which calls ``neck(features, image)`
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmfeatup.registry import MODELS, build_upsampler
+from mmfeatup.registry import MODELS, UPSAMPLERS, build_upsampler
 
 Size = Tuple[int, int]
 Guidance = Union[str, int, None]
@@ -46,7 +46,8 @@ class FeatUpNeck(BaseModule):
 
     Args:
         in_channels (Sequence[int]): channels of every backbone level, finest
-            first (as ``SegformerHead.in_channels``).
+            first (as ``SegformerHead.in_channels``; ``GuidedEncoderDecoder``
+            passes the decode head's when the config sets none).
         in_index (Sequence[int], optional): levels to upsample. Default: every
             level except the first (finest) one.
         upsampler (dict): config of the upsampler, ``dict(type=NAME, ...)``
@@ -60,26 +61,38 @@ class FeatUpNeck(BaseModule):
             of the image ``H x W``. Default: None, i.e. the size of the largest
             input level.
         image_channels (int): channels of the input image. Default: 3.
+        strides (Sequence[int], optional): the backbone's output stride of every
+            level. Used only to build scale-bound upsamplers
+            (:class:`~mmfeatup.models.upsamplers.FixedRatioUpsampler`: CARAFE,
+            Deconv, PixelShuffle), whose parameters depend on the ratio: level
+            ``i`` gets ``scale_factor = strides[i] / s`` with ``s`` the output
+            grid's stride (``output_stride``, else the finest level's stride).
+            Default: None, i.e. the usual pyramid ``4, 8, 16, 32, ...`` (MiT,
+            ResNet, Swin, ConvNeXt, EfficientNet); give it for other backbones
+            (e.g. dilated ResNets, ``[4, 8, 8, 8]``). A wrong value is caught at
+            the first forward (the upsampler then names its ratio).
         scale_factors (Sequence[float], optional): one ratio per ``in_index``
-            level, given to that level's upsampler as ``scale_factor`` (fixed-ratio
-            upsamplers such as CARAFE, Deconv and PixelShuffle are built for one
-            ratio; for MiT/ResNet levels 1-3 upsampled to level 0: ``[2, 4, 8]``).
-            The output grid is still :meth:`output_size`. Default: None.
+            level, overriding the ratios derived from ``strides``. Default: None.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
+    #: The neck keeps every level's channels, so a segmentor may give it the head's.
+    channels_from_head: ClassVar[bool] = True
+
     def __init__(self,
-                 in_channels: Sequence[int],
+                 in_channels: Optional[Sequence[int]] = None,
                  in_index: Optional[Sequence[int]] = None,
                  upsampler: Optional[Dict[str, Any]] = None,
                  guidance: Guidance = 'image',
                  output_stride: Optional[int] = None,
                  image_channels: int = 3,
                  scale_factors: Optional[Sequence[float]] = None,
+                 strides: Optional[Sequence[int]] = None,
                  init_cfg: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(in_channels, int) or len(in_channels) == 0:
-            raise ValueError(f'in_channels must be a non-empty list of ints, got {in_channels!r}')
+        if in_channels is None or isinstance(in_channels, int) or len(in_channels) == 0:
+            raise ValueError(f'in_channels must be a non-empty list of ints, got {in_channels!r} '
+                             '(inside GuidedEncoderDecoder it defaults to decode_head.in_channels)')
         self.in_channels = [int(c) for c in in_channels]
         num_levels = len(self.in_channels)
         if in_index is None:
@@ -111,7 +124,15 @@ class FeatUpNeck(BaseModule):
         if scale_factors is not None and len(scale_factors) != len(self.in_index):
             raise ValueError(f'scale_factors needs one ratio per in_index level '
                              f'({len(self.in_index)}), got {list(scale_factors)}')
+        if strides is None:
+            strides = [4 * 2**level for level in range(num_levels)]
+        if len(strides) != num_levels or min(int(s) for s in strides) <= 0:
+            raise ValueError(f'strides needs one positive stride per level ({num_levels}), '
+                             f'got {list(strides)}')
+        self.strides = [int(s) for s in strides]
         upsampler = dict(type='JBUStack') if upsampler is None else upsampler
+        if scale_factors is None and self._fixed_ratio(upsampler):
+            scale_factors = self.level_ratios()
         self.upsampler_cfg = upsampler
         self.upsamplers = nn.ModuleList()
         for position, level in enumerate(self.in_index):
@@ -127,6 +148,29 @@ class FeatUpNeck(BaseModule):
                 raise ValueError(f'upsampler {upsampler.get("type")!r} requires guidance '
                                  f"({module.guidance_type}); set guidance='image' or a level index")
             self.upsamplers.append(module)
+
+    @staticmethod
+    def _fixed_ratio(upsampler: Any) -> bool:
+        """Whether ``upsampler`` (a config or module) is bound to one ratio and sets none."""
+        if isinstance(upsampler, nn.Module) or 'scale_factor' in upsampler:
+            return False
+        cls = upsampler['type']
+        cls = cls if isinstance(cls, type) else UPSAMPLERS.get(cls)
+        return bool(getattr(cls, 'fixed_ratio', False))
+
+    def level_ratios(self) -> List[int]:
+        """The integer upsampling ratio of every ``in_index`` level (from ``strides``)."""
+        grid = self.output_stride or min(self.strides)
+        ratios = []
+        for level in self.in_index:
+            ratio = self.strides[level] / grid
+            if ratio != int(ratio) or ratio < 1:
+                raise ValueError(
+                    f'level {level} (stride {self.strides[level]}) is not an integer multiple of '
+                    f'the output grid stride {grid}; a fixed-ratio upsampler cannot map it '
+                    '(set strides or scale_factors, or use an any-size upsampler)')
+            ratios.append(int(ratio))
+        return ratios
 
     @property
     def needs_image(self) -> bool:
@@ -193,5 +237,5 @@ class FeatUpNeck(BaseModule):
         return tuple(outs)
 
     def extra_repr(self) -> str:
-        return (f'in_channels={self.in_channels}, in_index={self.in_index}, '
+        return (f'in_channels={self.in_channels}, in_index={self.in_index}, strides={self.strides}, '
                 f'guidance={self.guidance!r}, output_stride={self.output_stride}')

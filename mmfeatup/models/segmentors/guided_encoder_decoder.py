@@ -9,7 +9,7 @@ so all of them keep working unchanged.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Any, Dict, List, Optional
 
 from mmseg.models.segmentors import EncoderDecoder
 from torch import Tensor
@@ -24,7 +24,20 @@ class GuidedEncoderDecoder(EncoderDecoder):
     Necks that declare ``needs_image`` (or accept a second argument, as
     ``FeatUpNeck`` does) receive ``neck(features, image)``; other necks are
     called as in ``EncoderDecoder``. All arguments are ``EncoderDecoder``'s.
+
+    A neck that keeps every level's channels (``channels_from_head = True``, as
+    ``FeatUpNeck``) and whose config sets no ``in_channels`` gets the decode
+    head's, so a config states the backbone's channels once.
     """
+
+    def __init__(self, backbone: Dict[str, Any], decode_head: Dict[str, Any],
+                 neck: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        if isinstance(neck, dict) and neck.get('in_channels') is None:
+            neck_type = neck.get('type')
+            neck_cls = MODELS.get(neck_type) if isinstance(neck_type, str) else neck_type
+            if getattr(neck_cls, 'channels_from_head', False):
+                neck = {**neck, 'in_channels': decode_head['in_channels']}
+        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck, **kwargs)
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         """Backbone features, passed with the image through the neck.

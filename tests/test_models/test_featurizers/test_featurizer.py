@@ -33,6 +33,18 @@ def test_s32_preset():
         assert f(torch.rand(1, 3, 64, 96)).shape == (1, 320, 2, 3)
 
 
+def test_preset_by_name_in_a_config_dict():
+    """``dict(preset=NAME, **keys)``: the preset with ``keys`` replaced (what configs write)."""
+    f = build_featurizer(dict(preset='efficientnet_lite0_s32', channel_norm=True))
+    assert (f.stride, f.channels) == (32, 320) and f.norm is not None
+    assert build_featurizer(dict(preset='efficientnet_lite0_s16')).norm is None
+    with pytest.raises(KeyError, match="preset 'no_such' is unknown; known: efficientnet_lite0_s16"):
+        build_featurizer(dict(preset='no_such'))
+    for name in ('jbu_efficientnet-lite0-s16_photos-128.py', 'jbu_efficientnet-lite0-s32_photos-128.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'featup', name)).model.featurizer
+        assert set(cfg) == {'preset', 'channel_norm'}, cfg  # no restated preset fields
+
+
 def test_normalize_matches_backbone_convention(s16):
     image = torch.full((1, 3, 4, 4), 127 / 255)
     assert torch.allclose(s16.normalize(image), torch.zeros_like(image), atol=1e-6)

@@ -137,6 +137,38 @@ def test_level_finer_than_output_grid_raises():
         neck(feats, image)
 
 
+@pytest.mark.parametrize('name', ['PixelShuffle', 'CARAFE', 'Deconv'])
+def test_neck_derives_per_level_ratios_of_fixed_ratio_upsamplers(name):
+    feats, image = pyramid()
+    neck = FeatUpNeck(CHANNELS, upsampler=dict(type=name), guidance=None)
+    assert neck.strides == [4, 8, 16, 32]
+    assert [m.scale for m in neck.upsamplers] == [2, 4, 8]
+    assert [tuple(o.shape[-2:]) for o in neck(feats, image)] == [(16, 16)] * 4
+    # onto a stride-8 grid: levels 2 and 3 only, x2 and x4
+    coarse = FeatUpNeck(CHANNELS, in_index=[2, 3], upsampler=dict(type=name), guidance=None,
+                        output_stride=8)
+    assert [m.scale for m in coarse.upsamplers] == [2, 4]
+    assert [tuple(o.shape[-2:]) for o in coarse(feats, image)[2:]] == [(8, 8)] * 2
+
+
+def test_neck_ratios_follow_the_given_strides():
+    feats, image = pyramid()
+    dilated = FeatUpNeck(CHANNELS, upsampler=dict(type='PixelShuffle'), guidance=None,
+                         strides=[4, 8, 8, 8])
+    assert [m.scale for m in dilated.upsamplers] == [2, 2, 2]
+    with pytest.raises(ValueError, match='built for x2'):  # the features are not dilated
+        dilated(feats, image)
+    with pytest.raises(ValueError, match='not an integer multiple'):
+        FeatUpNeck(CHANNELS, upsampler=dict(type='PixelShuffle'), guidance=None,
+                   strides=[4, 6, 16, 32])
+    with pytest.raises(ValueError, match='one positive stride per level'):
+        FeatUpNeck(CHANNELS, upsampler=dict(type='Bilinear'), strides=[4, 8])
+    # an explicit scale_factor in the upsampler config is left alone
+    fixed = FeatUpNeck(CHANNELS, in_index=[1], upsampler=dict(type='PixelShuffle', scale_factor=2),
+                       guidance=None)
+    assert [m.scale for m in fixed.upsamplers] == [2]
+
+
 def test_scale_factors_build_fixed_ratio_upsamplers_per_level():
     feats, image = pyramid()
     neck = FeatUpNeck(CHANNELS, upsampler=dict(type='PixelShuffle'), guidance=None,

@@ -184,3 +184,21 @@ def test_neck_channels_must_match_the_backbone():
                                                       guidance=None))
     with pytest.raises(ValueError, match=r'in_channels\[2\]=24'):
         model(images(1, 64), mode='tensor')
+
+
+def test_neck_without_in_channels_takes_the_decode_heads():
+    """The FeatUp neck fragment (configs/_base_/models/featup_neck.py) sets no channels: the
+    segmentor hands the neck the head's, and a neck that changes channels gets nothing."""
+    cfg = dict(type='GuidedEncoderDecoder', data_preprocessor=PREPROCESSOR,
+               backbone=copy.deepcopy(MIT), neck=dict(type='FeatUpNeck', guidance=None,
+                                                      upsampler=dict(type='Bilinear')),
+               decode_head=dict(type='SegformerHead', in_channels=MIT_CHANNELS, in_index=[0, 1, 2, 3], channels=16,
+                                num_classes=NUM_CLASSES, norm_cfg=BN))
+    built = MODELS.build(ConfigDict(cfg))
+    assert built.neck.in_channels == MIT_CHANNELS
+    with torch.no_grad():
+        assert built.eval()(images(1, 64), mode='tensor').shape == (1, NUM_CLASSES, 16, 16)
+    # a neck without the flag (mmseg's FPN) is passed through untouched, so it still needs them
+    cfg['neck'] = dict(type='FPN', out_channels=16, num_outs=4)
+    with pytest.raises(TypeError, match='in_channels'):
+        MODELS.build(ConfigDict(cfg))
