@@ -58,3 +58,19 @@ def load_tool() -> Callable[[str], ModuleType]:
         return module
 
     return _load
+
+
+@pytest.fixture(scope='session')
+def fresh_python() -> Callable[..., str]:
+    """``fresh_python(code)`` runs ``code`` in a new interpreter (a clean import state), fails
+    the test with its stderr unless it exits 0, and returns its stdout."""
+    import subprocess
+    import sys
+
+    def _run(code: str, **kwargs) -> str:
+        out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                             **kwargs)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    return _run

@@ -11,31 +11,11 @@ data_root = 'data/photos'
 # stride-16 level (112 ch) and own input normalisation; FeatUp trains on channel-normed features.
 featurizer = dict(preset='efficientnet_lite0_s16', channel_norm=True)
 
-model = dict(
-    type='FeatUpUpsamplerTrainer',
-    featurizer=featurizer,
-    upsampler=dict(type='JBUStack'),
-    downsampler=dict(type='simple'),  # kernel = the featurizer's stride
-    n_jitters=5, max_pad=20, max_zoom=2.0, proj_dim=30,
-    predicted_uncertainty=True, crf_weight=0.001, tv_weight=0.0,
-    eval_views=10, eval_seed=0)
+model = dict(featurizer=featurizer, eval_views=10, eval_seed=0)
 
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root=f'{data_root}/train',
-                 resize=crop_size, crop_size=crop_size, random_crop=True, flip_prob=0.5))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root=f'{data_root}/heldout',
-                 resize=crop_size, crop_size=crop_size, random_crop=False))
-val_evaluator = dict(type='ReconstructionMetric')
-
+train_dataloader = dict(dataset=dict(data_root=f'{data_root}/train', resize=crop_size,
+                                     crop_size=crop_size, random_crop=True, flip_prob=0.5))
+val_dataloader = dict(dataset=dict(data_root=f'{data_root}/heldout', resize=crop_size,
+                                   crop_size=crop_size))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
-val_cfg = dict(type='ValLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='NAdam', lr=1e-3))
-param_scheduler = []
 default_hooks = dict(checkpoint=dict(interval=100))

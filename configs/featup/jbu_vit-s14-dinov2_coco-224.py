@@ -16,29 +16,13 @@ vit_weights = 'checkpoints/vit_small_patch14_dinov2.pth'
 featurizer = dict(preset='vit_small_patch14_dinov2', weights=vit_weights, channel_norm=True)
 
 model = dict(
-    type='FeatUpUpsamplerTrainer',
     featurizer=featurizer,
-    upsampler=dict(type='JBUStack', scale_factor=16),
-    downsampler=dict(type='attention'),  # kernel = the ViT's patch size, 14, as the authors'
-    n_jitters=5, max_pad=20, max_zoom=2.0, proj_dim=30,
-    predicted_uncertainty=True, crf_weight=0.001, tv_weight=0.0)
+    upsampler=dict(scale_factor=16),
+    downsampler=dict(type='attention'))  # kernel = the ViT's patch size, 14, as the authors'
 
-train_dataloader = dict(
-    batch_size=4, num_workers=4, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root=data_root,
-                 resize=crop_size, crop_size=crop_size, random_crop=False))
-val_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root=heldout_root,
-                 resize=crop_size, crop_size=crop_size))
-val_evaluator = dict(type='ReconstructionMetric')
-
+train_dataloader = dict(num_workers=4, persistent_workers=True,
+                        dataset=dict(data_root=data_root, resize=crop_size, crop_size=crop_size))
+val_dataloader = dict(num_workers=1, dataset=dict(data_root=heldout_root, resize=crop_size,
+                                                  crop_size=crop_size))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=500)
-val_cfg = dict(type='ValLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='NAdam', lr=1e-3))
-param_scheduler = []
 default_hooks = dict(checkpoint=dict(interval=500))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
 
 from torch import nn
 
@@ -52,3 +52,37 @@ def check_state_dict_matches(model: nn.Module, checkpoint: Mapping[str, Any], so
             f'initialised. Model keys start {own[:3]}; the checkpoint keys closest to '
             f'{own[0]!r} are {closest}. Check that the checkpoint belongs to this config.')
     return matched
+
+
+def rename_keys(state_dict: Mapping[str, Any], mapping: Mapping[str, str], prefix: str,
+                owner: str, optional: Callable[[str], bool] = lambda key: False
+                ) -> Dict[str, Any]:
+    """Rename an official implementation's keys to ours (the converters' shared step).
+
+    Args:
+        state_dict (Mapping): contains the official keys after ``prefix``.
+        mapping (Mapping[str, str]): official key -> our key.
+        prefix (str): prefix of the module's keys in ``state_dict`` (e.g.
+            ``'decode_head.upsamplers.0.'``); keys without it are ignored. With
+            ``prefix=''`` every key must be one of ``mapping``'s.
+        owner (str): the official module's name, for the messages.
+        optional (Callable[[str], bool]): whether an official key may be absent.
+
+    Returns:
+        dict: our key -> value, for the official keys present.
+
+    Raises:
+        KeyError: a required key is missing, or (without ``prefix``) a key is unknown.
+    """
+    keys = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not prefix:
+        unknown = sorted(set(keys) - set(mapping))
+        if unknown:
+            raise KeyError(f'not an official {owner} state dict: unknown keys {unknown}')
+    out = {}
+    for official, ours in mapping.items():
+        if official in keys:
+            out[ours] = keys[official]
+        elif not optional(official):
+            raise KeyError(f'official {owner} key {prefix + official!r} is missing')
+    return out

@@ -3,8 +3,6 @@
 Every expected count is computed by hand from the shapes (one multiply-add = 1 FLOP,
 ``T = (2r+1)^2`` taps), never with the handles under test.
 """
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -182,12 +180,11 @@ def test_jbu_upsamplers_count_their_ops_through_get_model_complexity_info(
     assert info['flops'] == sum(by_op.values()) > adaptive + range_k
 
 
-def test_importing_the_package_registers_nothing():
+def test_importing_the_package_registers_nothing(fresh_python):
     code = ('import mmfeatup.analysis, sys; '
             'from mmengine.analysis import complexity_analysis as ca; '
             "assert not [k for k in ca._DEFAULT_SUPPORTED_FLOP_OPS if 'mmfeatup' in k]; "
             "assert not [k for k in ca._DEFAULT_SUPPORTED_ACT_OPS if 'mmfeatup' in k]; "
             "assert 'mmfeatup._ext' not in sys.modules")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    fresh_python(code)
 

@@ -7,25 +7,23 @@ import pytest
 from mmfeatup import compat
 
 
-def test_import_mmfeatup_has_no_side_effects():
+def test_import_mmfeatup_has_no_side_effects(fresh_python):
     code = ('import sys, torch; s = torch.initial_seed(); import mmfeatup, mmfeatup.ops; '
             'assert torch.initial_seed() == s; '
             "assert 'mmcv._ext' not in sys.modules; assert 'mmseg' not in sys.modules; "
             "assert 'mmfeatup._ext' not in sys.modules")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == ''
+    stdout = fresh_python(code)
+    assert stdout == ''
 
 
-def test_mmseg_models_import_through_shim():
+def test_mmseg_models_import_through_shim(fresh_python):
     code = ('import mmfeatup.models, mmseg.models, sys; '
             "stub = sys.modules['mmcv._ext']; assert stub.is_mmfeatup_stub; "
             'from mmengine.utils.dl_utils import mmcv_full_available; '
             'print(mmcv_full_available())')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    stdout = fresh_python(code)
     # the stub has no loader: mmengine does not mistake it for a full mmcv
-    assert out.stdout.strip().splitlines()[-1] == 'False', out.stdout
+    assert stdout.strip().splitlines()[-1] == 'False', stdout
 
 
 def test_stub_functions_raise_clearly():
@@ -128,7 +126,7 @@ def test_read_checkpoint_is_weights_only(tmp_path):
     assert not marker.exists()
 
 
-def test_install_point_is_the_registry():
+def test_install_point_is_the_registry(fresh_python):
     """``import mmfeatup.registry`` installs every shim once; the package itself none."""
     code = ('import torch, mmfeatup.ops; n = len(torch.serialization.get_safe_globals()); '
             'import mmfeatup.registry, sys; from mmfeatup import compat; '
@@ -139,5 +137,4 @@ def test_install_point_is_the_registry():
             'assert len(torch.serialization.get_safe_globals()) == m; '
             'from mmengine.analysis.complexity_analysis import _DEFAULT_SUPPORTED_FLOP_OPS as ops; '
             "assert any(k.startswith('mmfeatup::') for k in ops)")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    fresh_python(code)

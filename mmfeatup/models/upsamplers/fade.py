@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
+from mmfeatup.utils.checkpoint_keys import rename_keys
 from mmfeatup.models.layers.windows import nearest_source_index, reassemble
 from .base import BaseUpsampler, Size, check_odd, resize_guidance
 
@@ -64,18 +65,8 @@ def convert_official_fade_state_dict(state_dict: Mapping[str, Tensor],
         KeyError: a kernel-generator key is missing, or (without ``prefix``) a key
             is unknown.
     """
-    keys = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    if not prefix:
-        unknown = sorted(set(keys) - set(_OFFICIAL_TO_OURS))
-        if unknown:
-            raise KeyError(f'not an official FADE state dict: unknown keys {unknown}')
-    out = {}
-    for official, ours in _OFFICIAL_TO_OURS.items():
-        if official in keys:
-            out[ours] = keys[official]
-        elif not official.startswith('gate_generator.'):
-            raise KeyError(f'official FADE key {prefix + official!r} is missing')
-    return out
+    return rename_keys(state_dict, _OFFICIAL_TO_OURS, prefix, 'FADE',
+                       optional=lambda key: key.startswith('gate_generator.'))  # SemiShiftUp
 
 
 def nearest_to(low: Tensor, size: Size) -> Tensor:

@@ -18,6 +18,7 @@ from typing import Dict, Mapping, Optional
 from torch import Tensor, nn
 
 from mmfeatup.registry import UPSAMPLERS
+from mmfeatup.utils.checkpoint_keys import rename_keys
 from ..layers import ChannelNorm
 from mmfeatup.models.layers.windows import reassemble, window_similarity, window_valid_mask
 from .base import BaseUpsampler, Size, check_odd, resize_guidance
@@ -55,19 +56,10 @@ def convert_official_sapa_state_dict(state_dict: Mapping[str, Tensor],
     Raises:
         KeyError: an official key is missing, or (without ``prefix``) a key is unknown.
     """
-    keys = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    if not prefix:
-        unknown = sorted(set(keys) - set(_OFFICIAL_TO_OURS))
-        if unknown:
-            raise KeyError(f'not an official SAPA state dict: unknown keys {unknown}')
-    out = {}
-    for official, ours in _OFFICIAL_TO_OURS.items():
-        if official not in keys:
-            if official.endswith('.bias') and official[0] in 'qk':
-                continue  # qkv_bias=False
-            raise KeyError(f'official SAPA key {prefix + official!r} is missing')
-        value = keys[official]
-        out[ours] = value[:, :, None, None] if official in ('q.weight', 'k.weight') else value
+    out = rename_keys(state_dict, _OFFICIAL_TO_OURS, prefix, 'SAPA',
+                      optional=lambda key: key in ('q.bias', 'k.bias'))  # qkv_bias=False
+    for ours in ('query.weight', 'key.weight'):  # nn.Linear [E, C] -> 1x1 conv [E, C, 1, 1]
+        out[ours] = out[ours][:, :, None, None]
     return out
 
 

@@ -32,6 +32,8 @@ import torch
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from golden_io import load_module, save_goldens  # noqa: E402
 DYSAMPLE_COMMIT = '81a1de5caa95d55a0f5488425fa53ec7ef47f8f0'
 IFA_COMMIT = '70baac826983f03079d8603cd814ba753f0489e5'
 DYSAMPLE_VARIANTS = [  # (style, groups, dyscope, scale); the first is the official default
@@ -42,14 +44,6 @@ DYSAMPLE_CHANNELS, DYSAMPLE_SOURCE = 8, (3, 4)
 # where the official nearest grid_sample rounds half to even), then x2 in training mode
 IFA_SIZES = [((6, 8), 'eval'), ((12, 16), 'eval'), ((5, 6), 'eval'), ((6, 8), 'train')]
 IFA_CHANNELS, IFA_SOURCE = 4, (3, 4)
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location('golden_recipe',
-                                                  os.path.join(HERE, 'ifa_weight_recipe.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @contextlib.contextmanager
@@ -96,7 +90,7 @@ def make_dysample(root):
 def make_ifa(root):
     sys.path.insert(0, root)
     from pyseg.models.ifa import ifa_simfpn
-    recipe = load_recipe()
+    recipe = load_module('golden_recipe', os.path.join(HERE, 'ifa_weight_recipe.py'))
     gen = torch.Generator().manual_seed(1)
     source64 = torch.randn(1, IFA_CHANNELS, *IFA_SOURCE, generator=gen, dtype=torch.float64)
     kwargs = dict(ultra_pe=True, pos_dim=24, sync_bn=False, num_classes=IFA_CHANNELS,
@@ -131,13 +125,8 @@ def main():
     parser.add_argument('--ifa-root', required=True)
     parser.add_argument('--out-dir', default=HERE)
     args = parser.parse_args()
-    torch.save(make_dysample(args.dysample_root),
-               os.path.join(args.out_dir, 'dysample_official.pt'))
-    torch.save(make_ifa(args.ifa_root), os.path.join(args.out_dir, 'ifa_official.pt'))
-    for name in ('dysample_official.pt', 'ifa_official.pt'):
-        path = os.path.join(args.out_dir, name)
-        print(f'wrote {path} ({os.path.getsize(path)} bytes)')
-
+    save_goldens(args.out_dir, dysample_official=make_dysample(args.dysample_root),
+                 ifa_official=make_ifa(args.ifa_root))
 
 if __name__ == '__main__':
     main()

@@ -21,7 +21,6 @@ float32 runs of the official modules.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import types
@@ -32,14 +31,8 @@ SAPA_COMMIT = '5530ef8b727f1a06d68c9066f6bda8d7da8c1d5d'  # the checkouts this w
 FADE_COMMIT = 'e4de4dbc85304d659807656fc909207282b1bc25'
 SOURCE = (5, 7)  # non-square and odd: every 5x5 window row/col touches a border but one
 SCALE = 2
-
-
-def load_module(name: str, path: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import load_module, save_goldens  # noqa: E402
 
 
 def perturbed_fp16_(module: torch.nn.Module, gen: torch.Generator) -> None:
@@ -120,12 +113,8 @@ def main() -> None:
     parser.add_argument('--fade-repo', required=True, help='work tree of poppinace/fade')
     parser.add_argument('--out', default=os.path.dirname(os.path.abspath(__file__)))
     args = parser.parse_args()
-    torch.save(sapa_golden(args.sapa_repo), os.path.join(args.out, 'sapa_official.pt'))
-    torch.save(fade_golden(args.fade_repo), os.path.join(args.out, 'fade_official.pt'))
-    for name in ('sapa_official.pt', 'fade_official.pt'):
-        path = os.path.join(args.out, name)
-        print(f'wrote {path} ({os.path.getsize(path)} bytes)')
-
+    save_goldens(args.out, sapa_official=sapa_golden(args.sapa_repo),
+                 fade_official=fade_golden(args.fade_repo))
 
 if __name__ == '__main__':
     main()
