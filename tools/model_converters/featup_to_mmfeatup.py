@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any, Dict, Optional, Sequence
 
 import torch
@@ -63,7 +62,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, RuntimeError, ValueError) as error:
-        sys.exit(f'error: {error}')
+    from mmfeatup.engine.cli import exit_on_error
+    exit_on_error(main, (FileNotFoundError, RuntimeError, ValueError))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 import torch
@@ -129,7 +128,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, KeyError, RuntimeError, ValueError) as error:
-        sys.exit(f'error: {error}')
+    from mmfeatup.engine.cli import exit_on_error
+    exit_on_error(main, (FileNotFoundError, KeyError, RuntimeError, ValueError))
