@@ -102,7 +102,7 @@ def _unpickler_reason(error: Exception) -> str:
 
 
 def read_checkpoint(path: str) -> Mapping[str, Any]:
-    """``torch.load`` a checkpoint file on CPU, weights-only.
+    """``torch.load`` a checkpoint file on CPU, weights-only (``.safetensors``: safetensors).
 
     Plain state dicts and mmengine checkpoints load (the few non-tensor objects
     of the latter are allow-listed, :func:`mmfeatup.compat.mmengine_checkpoint_globals`);
@@ -123,6 +123,9 @@ def read_checkpoint(path: str) -> Mapping[str, Any]:
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file: {path}')
+    if path.endswith('.safetensors'):  # tensors only by construction: nothing to refuse
+        from safetensors.torch import load_file
+        return load_file(path, device='cpu')
     # only what is not allowed already: leaving the context removes what it added, and must not
     # remove the process-wide allow-list of mmfeatup.compat.install
     present = set(torch.serialization.get_safe_globals())

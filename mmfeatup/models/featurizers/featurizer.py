@@ -15,13 +15,15 @@ guides FeatUp's JBU.
 from __future__ import annotations
 
 import copy
+import difflib
 import os.path as osp
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from mmfeatup.registry import MODELS
+from mmfeatup.utils.featup_checkpoint import read_checkpoint
 from ..layers import ChannelNorm
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -53,19 +55,61 @@ FEATURIZER_PRESETS: Dict[str, Dict[str, Any]] = {
 }
 
 
-def _load_weights(module: nn.Module, path: str) -> None:
-    """Load a local state dict (optionally under ``state_dict``/``model``) into ``module``."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Featurizer: weights file {path!r} does not exist')
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
+def backbone_state_dict(checkpoint: Mapping[str, Any]) -> Dict[str, Tensor]:
+    """The backbone's weights in a checkpoint as its framework saved them.
+
+    Unwraps ``state_dict`` / ``model`` / ``module`` containers (mmengine, timm's
+    train script, DINO-style releases) and strips a ``module.`` (DDP) or ``model.``
+    (timm ``features_only`` wrapper) prefix carried by every key.
+    """
+    state: Mapping[str, Any] = checkpoint
+    for key in ('state_dict', 'model', 'module'):
+        while isinstance(state.get(key), Mapping):
             state = state[key]
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    loaded = len(state) - len(unexpected)
-    if loaded == 0:
-        raise RuntimeError(f'Featurizer: no key of {path!r} matches the backbone '
-                           f'(e.g. missing {missing[:3]})')
+    state = {k: v for k, v in state.items() if isinstance(v, Tensor)}
+    for prefix in ('module.', 'model.'):
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _mismatch_error(path: str, owner: str, error: Exception, state: Mapping[str, Any],
+                    model_keys: Sequence[str]) -> RuntimeError:
+    """A RuntimeError naming the file, what it was for, and the keys closest to the model's."""
+    keys = list(state)
+    closest = difflib.get_close_matches(model_keys[0], keys, n=3, cutoff=0.0) if keys else []
+    first = ' '.join(str(error).split())[:300]
+    return RuntimeError(
+        f'Featurizer: the weights in {path!r} do not fit {owner}: {first}. Model keys start '
+        f'{list(model_keys[:3])}; the file keys closest to {model_keys[0]!r} are {closest}.')
+
+
+def _load_weights(module: nn.Module, path: str) -> None:
+    """Load a local checkpoint (``.pth``/``.pt``/``.safetensors``) into ``module``: every key
+    of the module must be found (after :func:`backbone_state_dict`); extra keys are ignored."""
+    state = backbone_state_dict(read_checkpoint(path))
+    missing, _ = module.load_state_dict(state, strict=False)
+    if missing:
+        raise _mismatch_error(path, type(module).__name__, RuntimeError(
+            f'{len(missing)} of its {len(module.state_dict())} weights are missing, e.g. '
+            f'{missing[:3]}'), state, list(module.state_dict()))
+
+
+def _timm_with_weights(name: str, kwargs: Dict[str, Any], path: str) -> nn.Module:
+    """``timm.create_model(name, **kwargs)`` with the weights of the local file ``path``,
+    through timm's own pretrained loading: the architecture's checkpoint filter converts
+    the authors' original releases (e.g. DINOv2's, its ``mask_token`` and position
+    embedding size) exactly as for timm's hub weights, and loading is strict."""
+    import timm
+    state = backbone_state_dict(read_checkpoint(path))
+    try:
+        return timm.create_model(name, pretrained=True,
+                                 pretrained_cfg_overlay=dict(state_dict=state), **kwargs)
+    except RuntimeError as error:
+        reference = timm.create_model(name, pretrained=False, **kwargs)
+        model_keys = [k[len('model.'):] if k.startswith('model.') else k
+                      for k in reference.state_dict()]
+        raise _mismatch_error(path, f'timm model {name!r}', error, state, model_keys) from None
 
 
 @MODELS.register_module()
@@ -86,8 +130,12 @@ class Featurizer(nn.Module):
         channel_norm (bool): apply a (frozen) ChannelNorm to the output, as
             FeatUp's training does. Default: False.
         frozen (bool): eval mode forever and ``requires_grad=False``. Default: True.
-        weights (str, optional): local state dict loaded into the backbone
-            (required to exist when given). Default: None.
+        weights (str, optional): a local checkpoint of the backbone (``.pth``,
+            ``.pt`` or ``.safetensors``; read weights-only), as its framework
+            saved it: for a timm name, timm state dicts and the authors' original
+            releases that timm's checkpoint filter converts (e.g. DINOv2's), loaded
+            strictly; for other backbones every backbone key must be found. A file
+            that fits nothing is an error naming the closest keys. Default: None.
         timm_kwargs (dict, optional): extra ``timm.create_model`` arguments for
             a timm name (``dynamic_img_size=True`` is set for ViTs). Default: None.
         probe_size (int): input size of the dummy forward. Default: 224.
@@ -110,9 +158,7 @@ class Featurizer(nn.Module):
             raise FileNotFoundError(
                 f'Featurizer: weights file {weights!r} does not exist (set the '
                 'config field "weights" to a local checkpoint path)')
-        self.backbone = self._build_backbone(backbone, timm_kwargs)
-        if weights is not None:
-            _load_weights(self.backbone, weights)
+        self.backbone = self._build_backbone(backbone, timm_kwargs, weights)
         self.out_index = int(out_index)
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f'Featurizer: mean/std must be 3 values (std > 0), got {mean}, {std}')
@@ -135,20 +181,25 @@ class Featurizer(nn.Module):
 
     @staticmethod
     def _build_backbone(backbone: Union[Dict[str, Any], str, nn.Module],
-                        timm_kwargs: Optional[Dict[str, Any]]) -> nn.Module:
-        if isinstance(backbone, nn.Module):
-            return backbone
-        if isinstance(backbone, dict):
-            if 'type' not in backbone:
-                raise ValueError(f'Featurizer: backbone config needs a "type", got {backbone!r}')
-            return MODELS.build(copy.deepcopy(backbone))
+                        timm_kwargs: Optional[Dict[str, Any]],
+                        weights: Optional[str]) -> nn.Module:
         if isinstance(backbone, str):
-            import timm
-            kwargs = dict(features_only=True, pretrained=False)
+            kwargs = dict(features_only=True)
             if 'vit' in backbone or 'deit' in backbone:
                 kwargs['dynamic_img_size'] = True
             kwargs.update(timm_kwargs or {})
-            return timm.create_model(backbone, **kwargs)
+            if weights is not None:
+                return _timm_with_weights(backbone, kwargs, weights)
+            import timm
+            return timm.create_model(backbone, pretrained=False, **kwargs)
+        if isinstance(backbone, dict):
+            if 'type' not in backbone:
+                raise ValueError(f'Featurizer: backbone config needs a "type", got {backbone!r}')
+            backbone = MODELS.build(copy.deepcopy(backbone))
+        if isinstance(backbone, nn.Module):
+            if weights is not None:
+                _load_weights(backbone, weights)
+            return backbone
         raise ValueError(f'Featurizer: backbone must be a config dict, a timm name or a module, '
                          f'got {type(backbone).__name__}')
 

@@ -103,3 +103,77 @@ def test_vit_config_missing_weights_is_a_clear_error():
     cfg.model.featurizer.weights = '/nonexistent/vit_small_patch14_dinov2.pth'
     with pytest.raises(FileNotFoundError, match='nonexistent/vit_small'):
         MODELS.build(cfg.model)
+
+
+# ---- backbone weights as users have them -------------------------------------------------
+DINO = 'vit_small_patch14_dinov2'
+DINO_KW = dict(depth=1, img_size=56, out_indices=(-1, ))  # a one-block DINOv2 ViT-S/14
+
+
+def _dino_reference(seed=0):
+    """A timm DINOv2 ViT-S/14 (one block) with random weights, and its features of a probe."""
+    import timm
+    torch.manual_seed(seed)
+    model = timm.create_model(DINO, pretrained=False, depth=1, img_size=56,
+                              dynamic_img_size=True).eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.05)
+    return model
+
+
+def _features(featurizer, image):
+    with torch.no_grad():
+        return featurizer(image)
+
+
+@pytest.mark.parametrize('form', ['timm-pth', 'timm-safetensors', 'dinov2-release',
+                                  'features-only-wrapper', 'ddp-checkpoint'])
+def test_vit_weights_load_in_the_forms_users_have_them(tmp_path, form):
+    """timm state dicts (.pth and .safetensors as timm writes them), the authors' original
+    DINOv2 release layout (mask_token, position embeddings for 518 px: timm's own filter
+    converts them), a features_only model's state dict, and a DDP/mmengine checkpoint."""
+    from safetensors.torch import save_file
+    from timm.layers import resample_abs_pos_embed
+    reference = _dino_reference()
+    state = {k: v.clone() for k, v in reference.state_dict().items()}
+    path = str(tmp_path / ('w.safetensors' if form == 'timm-safetensors' else 'w.pth'))
+    if form == 'timm-safetensors':
+        save_file(state, path)
+    elif form == 'dinov2-release':
+        release = dict(state)
+        release['mask_token'] = torch.zeros(1, state['cls_token'].shape[-1])
+        # the release is at 518 px (37 x 37 patches); bilinear-resampling ours there and back
+        # is not exact, so the reference model gets the round-tripped embedding too
+        big = resample_abs_pos_embed(state['pos_embed'], (37, 37), num_prefix_tokens=1)
+        release['pos_embed'] = big
+        reference.pos_embed.data = resample_abs_pos_embed(big, (4, 4), num_prefix_tokens=1)
+        torch.save(release, path)
+    elif form == 'features-only-wrapper':
+        torch.save({f'model.{k}': v for k, v in state.items()}, path)
+    elif form == 'ddp-checkpoint':
+        torch.save({'state_dict': {f'module.{k}': v for k, v in state.items()}}, path)
+    else:
+        torch.save(state, path)
+    featurizer = Featurizer(backbone=DINO, timm_kwargs=DINO_KW, weights=path, stride=14,
+                            channels=384)
+    image = torch.rand(1, 3, 56, 70)
+    with torch.no_grad():  # the last block's patch tokens as a map, as features_only gives them
+        expected = reference.forward_intermediates(featurizer.normalize(image), indices=1,
+                                                   intermediates_only=True)[-1]
+    assert expected.shape == (1, 384, 4, 5)
+    torch.testing.assert_close(_features(featurizer, image), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_weights_that_fit_nothing_name_the_closest_keys(tmp_path):
+    reference = _dino_reference()
+    wrong = {f'encoder.layer{k}': v for k, v in reference.state_dict().items()}
+    torch.save(wrong, tmp_path / 'wrong.pth')
+    with pytest.raises(RuntimeError, match=r"do not fit timm model 'vit_small_patch14_dinov2'.*"
+                                           r"closest to 'cls_token' are \['encoder\.layercls_token"):
+        Featurizer(backbone=DINO, timm_kwargs=DINO_KW, weights=str(tmp_path / 'wrong.pth'))
+    # a config-dict backbone: every backbone key must be found
+    torch.save({'conv.weight': torch.zeros(1)}, tmp_path / 'other.pth')
+    with pytest.raises(RuntimeError, match=r"do not fit EfficientNetLite.*are missing"):
+        Featurizer(backbone=dict(type='EfficientNetLite', arch='lite0', pretrained=False,
+                                 out_indices=(3, )), weights=str(tmp_path / 'other.pth'))
