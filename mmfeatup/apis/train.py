@@ -1,11 +1,15 @@
-"""Plain-Python FeatUp upsampler training and held-out evaluation (no Runner).
+"""Python entry points of FeatUp upsampler training and held-out evaluation.
 
-The benchmark calls these with the same budget for every upsampler type.
+:func:`train_upsampler` is a thin layer over the one training path,
+``tools/train_upsampler.py``'s: the mmengine ``Runner`` with the recipe of
+``configs/featup/_base_/featup_runtime.py`` (model, data, NAdam, hooks); the
+benchmark calls it with the same budget for every upsampler type.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
+import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -13,11 +17,55 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmfeatup.datasets import ImageFolderDataset, list_images, load_image01, resize_shorter
-from mmfeatup.models.featup import FeatUpUpsamplerTrainer, multiview_reconstruction
+from mmfeatup.datasets import list_images, load_image01, resize_shorter
+from mmfeatup.models.featup import multiview_reconstruction
 from mmfeatup.models.featurizers import build_featurizer
 
-ImagesArg = Union[str, Sequence[str], Sequence[Tensor], Tensor]
+ImagesArg = Union[str, Sequence[Tensor], Tensor]
+
+#: The FeatUp training recipe every upsampler-training config and this API share.
+FEATUP_BASE_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                              'configs', 'featup', '_base_', 'featup_runtime.py')
+
+
+def featup_runner_kwargs(image_dir: str, iters: int, seed: int, batch_size: int,
+                         crop_size: int, lr: float, work_dir: str,
+                         log_interval: int) -> Dict[str, Any]:
+    """``Runner`` arguments of the shared FeatUp recipe for one training run (no model).
+
+    Args:
+        image_dir (str): training images (recursive jpg/png).
+        iters (int): optimisation steps.
+        seed (int): ``randomness.seed`` (initialisation, crops, views).
+        batch_size (int): images per step.
+        crop_size (int): random crop side (shorter side resized to it first).
+        lr (float): NAdam learning rate.
+        work_dir (str): the runner's work dir.
+        log_interval (int): log every N steps (0: warnings only).
+
+    Returns:
+        dict: keyword arguments of ``mmengine.runner.Runner`` except ``model``.
+    """
+    from mmengine.config import Config
+    if not osp.isfile(FEATUP_BASE_CONFIG):
+        raise FileNotFoundError(f'train_upsampler needs the FeatUp recipe {FEATUP_BASE_CONFIG} '
+                                '(run mmfeatup from a checkout: pip install -e .)')
+    cfg = Config.fromfile(FEATUP_BASE_CONFIG)
+    loader = cfg.train_dataloader
+    loader.batch_size = batch_size
+    loader.dataset.update(data_root=image_dir, resize=crop_size, crop_size=crop_size,
+                          random_crop=True, flip_prob=0.5)
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.default_hooks.logger.interval = log_interval or max(iters, 1)
+    cfg.default_hooks.checkpoint.update(interval=iters, max_keep_ckpts=1)
+    return dict(work_dir=work_dir, train_dataloader=loader, optim_wrapper=cfg.optim_wrapper,
+                param_scheduler=cfg.param_scheduler or None,
+                train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1),
+                default_hooks=cfg.default_hooks, custom_hooks=cfg.custom_hooks,
+                env_cfg=dict(cfg.env_cfg, dist_cfg=dict(backend='gloo')),
+                log_processor=cfg.log_processor, log_level='INFO' if log_interval else 'WARNING',
+                randomness=dict(seed=seed), default_scope=cfg.default_scope,
+                experiment_name=f'train_upsampler_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}')
 
 
 def train_upsampler(upsampler_cfg: Dict[str, Any],
@@ -31,23 +79,29 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
                     lr: float = 1e-3,
                     log_interval: int = 0,
                     **trainer_kwargs: Any) -> nn.Module:
-    """Train an upsampler with FeatUp's multi-view reconstruction loss.
+    """Train an upsampler with FeatUp's multi-view reconstruction loss (mmengine Runner).
 
-    Random ``crop_size`` crops of the images of ``image_dir`` (shorter side
-    resized to ``crop_size``, random horizontal flips), NAdam, ``iters`` steps.
+    The same run as ``tools/train_upsampler.py`` with a config inheriting
+    ``configs/featup/_base_/featup_runtime.py``: random ``crop_size`` crops of
+    the images of ``image_dir`` (shorter side resized to ``crop_size``, random
+    horizontal flips), NAdam, ``iters`` steps, ``randomness.seed = seed``.
 
     Args:
         upsampler_cfg (dict): any ``UPSAMPLERS`` config (``in_channels`` is set
             from the featurizer).
         featurizer_cfg (str | dict | nn.Module): see ``build_featurizer``.
         image_dir (str): training images (recursive jpg/png).
-        iters (int): optimisation steps (0 returns the untrained upsampler).
+        iters (int): optimisation steps (0, or an upsampler without
+            parameters, returns it untrained).
         seed (int): seeds initialisation, crops and views. Default: 0.
         batch_size (int): images per step. Default: 4.
         crop_size (int): crop side. Default: 224.
-        work_dir (str, optional): where to save ``upsampler.pth`` and ``log.txt``.
+        work_dir (str, optional): the runner's work dir (its checkpoint and
+            logs) and ``upsampler.pth`` (the upsampler's own weights, an
+            mmengine checkpoint: ``meta`` + ``state_dict``). Default: None (a
+            temporary directory, removed).
         lr (float): NAdam learning rate. Default: 1e-3.
-        log_interval (int): print the loss every N steps (0: never). Default: 0.
+        log_interval (int): log the loss every N steps (0: never). Default: 0.
         **trainer_kwargs: more :class:`FeatUpUpsamplerTrainer` arguments
             (``downsampler``, ``n_jitters``, ``crf_weight`` ...).
 
@@ -55,40 +109,36 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
         nn.Module: the trained upsampler in eval mode; its ``train_info``
         attribute holds ``seconds`` and the ``losses`` per step.
     """
+    from mmengine.config import Config
+    from mmengine.runner import Runner, save_checkpoint
+
+    from mmfeatup.registry import MODELS
     if iters < 0:
         raise ValueError(f'iters must be >= 0, got {iters}')
-    torch.manual_seed(seed)
-    model = FeatUpUpsamplerTrainer(featurizer=featurizer_cfg, upsampler=upsampler_cfg,
-                                   **trainer_kwargs)
-    dataset = ImageFolderDataset(image_dir, resize=crop_size, crop_size=crop_size,
-                                 random_crop=True, flip_prob=0.5)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.NAdam(params, lr=lr) if params else None
-    model.train()
+    recipe = Config.fromfile(FEATUP_BASE_CONFIG).model if osp.isfile(FEATUP_BASE_CONFIG) else {}
+    model_cfg = dict(recipe, featurizer=featurizer_cfg, upsampler=upsampler_cfg, **trainer_kwargs)
+    torch.manual_seed(seed)  # the model is built before the runner seeds
+    model = MODELS.build(model_cfg)
+    trainable = any(p.requires_grad for p in model.upsampler.parameters())
     losses: List[float] = []
     start = time.perf_counter()
-    for step in range(iters):
-        index = torch.randint(0, len(dataset), (batch_size, ))
-        images = torch.stack([dataset[int(i)]['inputs'] for i in index])
-        parts = model(images, mode='loss')
-        loss = sum(parts.values())
-        if optimizer is not None:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        losses.append(loss.item())
-        if log_interval and (step + 1) % log_interval == 0:
-            print(f'iter {step + 1}/{iters} loss {losses[-1]:.4f} '
-                  f'({time.perf_counter() - start:.0f}s)', flush=True)
+    if iters and trainable:
+        with tempfile.TemporaryDirectory() as scratch:
+            runner = Runner(model=model, **featup_runner_kwargs(
+                image_dir, iters, seed, batch_size, crop_size, lr, work_dir or scratch,
+                log_interval))
+            runner.train()
+            losses = [float(v) for v in runner.message_hub.get_scalar('train/loss').data[0]]
     seconds = time.perf_counter() - start
     upsampler = model.upsampler.eval()
-    upsampler.train_info = dict(seconds=seconds, losses=losses, iters=iters, seed=seed)
+    upsampler.train_info = dict(seconds=seconds, losses=losses, iters=iters if trainable else 0,
+                                seed=seed)
     if work_dir is not None:
         os.makedirs(work_dir, exist_ok=True)
-        torch.save(upsampler.state_dict(), osp.join(work_dir, 'upsampler.pth'))
-        with open(osp.join(work_dir, 'log.txt'), 'w') as f:
-            f.write(f'seconds {seconds:.1f}\n')
-            f.writelines(f'{i + 1} {v:.6f}\n' for i, v in enumerate(losses))
+        meta = dict(upsampler=dict(upsampler_cfg), iters=iters, seed=seed, batch_size=batch_size,
+                    crop_size=crop_size, lr=lr, seconds=round(seconds, 1))
+        save_checkpoint(dict(meta=meta, state_dict=upsampler.state_dict()),
+                        osp.join(work_dir, 'upsampler.pth'))
     return upsampler
 
 

@@ -7,6 +7,8 @@ from skimage import data
 import mmfeatup.models  # noqa: F401
 from mmfeatup.apis import evaluate_reconstruction, fit_implicit, query_implicit, train_upsampler
 from mmfeatup.models.featurizers import build_featurizer
+from mmfeatup.models.upsamplers import JBUStack
+from mmfeatup.utils import read_checkpoint
 
 
 @pytest.fixture(scope='module')
@@ -34,10 +36,23 @@ def test_train_upsampler_returns_trained_module(featurizer, photos, tmp_path):
     assert not up.training
     assert len(up.train_info['losses']) == 2 and up.train_info['seconds'] > 0
     assert (tmp_path / 'upsampler.pth').is_file()
-    state = torch.load(tmp_path / 'upsampler.pth', weights_only=True)
-    assert torch.equal(state['up1.range_temp'], up.up1.range_temp.detach())
+    saved = read_checkpoint(str(tmp_path / 'upsampler.pth'))  # weights-only
+    assert saved['meta']['iters'] == 2 and saved['meta']['upsampler'] == dict(type='JBUStack')
+    assert torch.equal(saved['state_dict']['up1.range_temp'], up.up1.range_temp.detach())
+    assert list(tmp_path.glob('iter_2.pth'))  # the mmengine Runner trained it
+    # the file loads where any FeatUp JBU does, into any channel count
+    reloaded = JBUStack(in_channels=7, checkpoint=str(tmp_path / 'upsampler.pth'))
+    assert torch.equal(reloaded.up4.range_temp, up.up4.range_temp.detach())
     untouched = train_upsampler(dict(type='JBUStack'), featurizer, str(photos), iters=0, seed=0)
     assert not torch.equal(untouched.up1.range_temp, up.up1.range_temp)
+    # same seed, same run: the Runner seeds data order, views and initialisation
+    again = train_upsampler(dict(type='JBUStack'), featurizer, str(photos), iters=2, seed=0,
+                            batch_size=1, crop_size=48, n_jitters=1, max_pad=8)
+    assert again.train_info['losses'] == up.train_info['losses']
+    assert torch.equal(again.up1.range_temp, up.up1.range_temp)
+    # parameter-free upsamplers are returned untrained
+    assert train_upsampler(dict(type='Bilinear'), featurizer, str(photos),
+                           iters=2).train_info['iters'] == 0
 
 
 def test_evaluate_reconstruction_is_deterministic_and_fair(featurizer, photos):

@@ -107,18 +107,34 @@ class PCAProjector(nn.Module):
     """PCA of feature vectors: ``project`` to ``dim`` components and ``unproject`` back.
 
     Args:
-        feats (Tensor): ``[N, C, h, w]`` samples to fit on.
-        dim (int): components to keep (at most ``C``).
+        feats (Tensor, optional): ``[N, C, h, w]`` samples to fit on now; or None
+            to allocate for ``channels`` and :meth:`fit` later (e.g. in a model
+            whose buffers a checkpoint restores).
+        dim (int): components to keep (at most ``C``). Default: 128.
+        channels (int, optional): ``C`` when ``feats`` is None.
     """
 
-    def __init__(self, feats: Tensor, dim: int) -> None:
+    def __init__(self, feats: Optional[Tensor] = None, dim: int = 128,
+                 channels: Optional[int] = None) -> None:
         super().__init__()
+        if feats is None and channels is None:
+            raise ValueError('PCAProjector: give feats, or channels to fit later')
+        channels = int(feats.shape[1] if feats is not None else channels)
+        dim = int(min(dim, channels))
+        self.register_buffer('mean', torch.zeros(channels))
+        self.register_buffer('components', torch.zeros(dim, channels))  # [dim, C]
+        if feats is not None:
+            self.fit(feats)
+
+    @torch.no_grad()
+    def fit(self, feats: Tensor) -> 'PCAProjector':
+        """Fit the mean and the leading components to ``feats`` ``[N, C, h, w]``."""
         samples = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1]).float()
-        dim = int(min(dim, samples.shape[1]))
         mean = samples.mean(0)
         _, _, v = torch.linalg.svd(samples - mean, full_matrices=False)
-        self.register_buffer('mean', mean)
-        self.register_buffer('components', v[:dim].contiguous())  # [dim, C]
+        self.mean.copy_(mean)
+        self.components.copy_(v[:self.dim])
+        return self
 
     @property
     def dim(self) -> int:
