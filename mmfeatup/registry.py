@@ -22,7 +22,8 @@ from mmfeatup import compat
 compat.install()  # the one install point of the stack shims (see mmfeatup.compat)
 
 from mmengine.registry import Registry  # noqa: E402
-from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS  # noqa: E402
+from mmseg.registry import (DATASETS, HOOKS, METRICS, MODELS, OPTIM_WRAPPERS,  # noqa: E402
+                            TRANSFORMS)
 from torch import nn  # noqa: E402
 
 UPSAMPLERS = Registry(
@@ -53,4 +54,5 @@ def build_upsampler(cfg: Union[Dict[str, Any], nn.Module], **defaults: Any) -> n
     return UPSAMPLERS.build(cfg, default_args=defaults or None)
 
 
-__all__ = ['MODELS', 'DATASETS', 'TRANSFORMS', 'HOOKS', 'METRICS', 'UPSAMPLERS', 'build_upsampler']
+__all__ = ['MODELS', 'DATASETS', 'TRANSFORMS', 'HOOKS', 'METRICS', 'OPTIM_WRAPPERS', 'UPSAMPLERS',
+           'build_upsampler']

@@ -17,7 +17,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 import warnings
 
 DEFAULT_CONFIG = 'configs/demo/effnet-lite0_jbu-featup-frozen_ade-demo-128x128.py'
@@ -40,19 +39,16 @@ def parse_args() -> argparse.Namespace:
 
 def ensure_dataset(data_root: str) -> None:
     """Generate the demo dataset unless a complete one is already there."""
-    from mmfeatup.datasets.ade_demo import is_ade_demo, make_ade_demo
-
-    if is_ade_demo(data_root):
-        print(f'[1/4] dataset: {data_root} (already there)')
-        return
-    start = time.perf_counter()
+    from mmfeatup.benchmark import Stopwatch
+    from mmfeatup.datasets.ade_demo import ensure_ade_demo
 
     def progress(done: int, total: int) -> None:
         sys.stdout.write(f'\r[1/4] dataset: writing {data_root} {done}/{total}')
         sys.stdout.flush()
 
-    make_ade_demo(data_root, progress=progress)
-    print(f' ({time.perf_counter() - start:.0f}s)')
+    with Stopwatch() as watch:
+        _, built = ensure_ade_demo(data_root, progress=progress)
+    print(f' ({watch.seconds:.0f}s)' if built else f'[1/4] dataset: {data_root} (already there)')
 
 
 def build_config(args: argparse.Namespace):
@@ -60,6 +56,7 @@ def build_config(args: argparse.Namespace):
     from mmengine.config import DictAction
 
     from mmfeatup.engine import configure_device, load_config
+    from mmfeatup.engine.quick_schedule import quick_schedule
 
     options = {}
     if args.cfg_options:
@@ -69,17 +66,8 @@ def build_config(args: argparse.Namespace):
     cfg = load_config(args.config, options)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = args.data_root
-    if args.iters is not None:
-        if args.iters <= 0:
-            raise ValueError(f'--iters must be positive, got {args.iters}')
-        cfg.train_cfg.max_iters = args.iters
-        cfg.default_hooks.checkpoint.interval = args.iters
-        for scheduler in cfg.param_scheduler:
-            if scheduler.get('end', 0) > args.iters or scheduler['type'] == 'PolyLR':
-                scheduler['end'] = args.iters
-            scheduler['begin'] = min(scheduler.get('begin', 0), args.iters - 1)
-    # evaluate once, explicitly, after training
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+    # evaluate once, explicitly, after training (no validation in the loop); checkpoint at the end
+    quick_schedule(cfg, cfg.train_cfg.max_iters if args.iters is None else args.iters)
     cfg.work_dir = args.work_dir
     cfg.log_level = 'ERROR'
     configure_device(cfg, 'none')
@@ -127,7 +115,8 @@ def draw_predictions(runner, num: int, out_file: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    start = time.perf_counter()
+    from mmfeatup.benchmark import Stopwatch
+    watch = Stopwatch()
     # keep the terminal to the progress display: mmseg/mmengine deprecation notices are noise here
     warnings.filterwarnings('ignore', category=UserWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
@@ -143,11 +132,10 @@ def main() -> None:
     print(f'[2/4] building {" + ".join(parts)} from {osp.relpath(args.config, ROOT)} ...',
           flush=True)
     runner = Runner.from_cfg(cfg)
-    train_start = time.perf_counter()
     print(f'[2/4] training {cfg.train_cfg.max_iters} iterations, batch '
           f'{cfg.train_dataloader.batch_size}, crops {tuple(cfg.crop_size)}', flush=True)
-    runner.train()
-    train_time = time.perf_counter() - train_start
+    with Stopwatch() as training:
+        runner.train()
 
     print('[3/4] evaluating on the validation split ...', flush=True)
     metrics = runner.val()
@@ -155,13 +143,12 @@ def main() -> None:
     print('[4/4] drawing predictions ...', flush=True)
     draw_predictions(runner, args.num_vis, png)
 
-    total = time.perf_counter() - start
     checkpoint = osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     print('\nresults (validation split, mmseg IoUMetric, 150 ADE classes, '
           'absent-and-unpredicted classes excluded):')
     for key in ('aAcc', 'mIoU', 'mAcc'):
         print(f'  {key:5s} {metrics.get(key, float("nan")):6.2f}')
-    print(f'time: {total:.0f}s total, {train_time:.0f}s training')
+    print(f'time: {watch.seconds:.0f}s total, {training.seconds:.0f}s training')
     print('outputs:')
     print(f'  predictions PNG : {osp.abspath(png)}')
     print(f'  checkpoint      : {osp.abspath(checkpoint)}')

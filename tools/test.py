@@ -8,9 +8,8 @@ import os.path as osp
 
 
 def parse_args() -> argparse.Namespace:
-    from mmfeatup.engine.cli import add_runner_args, parse_runner_args
-    parser = argparse.ArgumentParser(description='Test (and eval) a segmentor')
-    parser.add_argument('config', help='test config file path')
+    from mmfeatup.engine.cli import parse_runner_args, runner_parser
+    parser = runner_parser('Test (and eval) a segmentor', 'test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', type=str, help='dir to save the predicted label maps')
     parser.add_argument('--show', action='store_true', help='show prediction results')
@@ -18,7 +17,7 @@ def parse_args() -> argparse.Namespace:
                         'taken inside the work dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    return parse_runner_args(add_runner_args(parser))
+    return parse_runner_args(parser)
 
 
 def trigger_visualization_hook(cfg, args) -> None:
@@ -41,10 +40,7 @@ def trigger_visualization_hook(cfg, args) -> None:
 
 def main() -> None:
     args = parse_args()
-    from mmengine.runner import Runner
-
-    from mmfeatup.engine import close_distributed, configure_device
-    from mmfeatup.engine.cli import config_from_args
+    from mmfeatup.engine.cli import config_from_args, run_runner
 
     cfg = config_from_args(args)
     cfg.load_from = args.checkpoint
@@ -59,10 +55,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    configure_device(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    runner.test()
-    close_distributed()
+    run_runner(cfg, args.launcher, 'test')
 
 
 if __name__ == '__main__':

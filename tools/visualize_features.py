@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections import Counter
 from typing import Dict, List, Mapping, Optional, Sequence
 
@@ -193,7 +192,5 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, ValueError, KeyError) as error:
-        sys.exit(f'error: {error}')
+    from mmfeatup.engine.cli import exit_on_error
+    exit_on_error(main, (FileNotFoundError, ValueError, KeyError))

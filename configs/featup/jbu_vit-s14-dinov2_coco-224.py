@@ -18,7 +18,8 @@ featurizer = dict(preset='vit_small_patch14_dinov2', weights=vit_weights, channe
 model = dict(
     featurizer=featurizer,
     upsampler=dict(scale_factor=16),
-    downsampler=dict(type='attention'))  # kernel = the ViT's patch size, 14, as the authors'
+    downsampler=dict(type='attention'),  # kernel = the ViT's patch size, 14, as the authors'
+    upsample_per_view=True)  # every view its own upsampling and dropout masks, as the authors'
 
 train_dataloader = dict(num_workers=4, persistent_workers=True,
                         dataset=dict(data_root=data_root, resize=crop_size, crop_size=crop_size))

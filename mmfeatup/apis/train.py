@@ -112,6 +112,7 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
     from mmengine.config import Config
     from mmengine.runner import Runner, save_checkpoint
 
+    import mmfeatup.engine  # noqa: F401  (the recipe's optimiser wrapper and hooks)
     from mmfeatup.registry import MODELS
     if iters < 0:
         raise ValueError(f'iters must be >= 0, got {iters}')

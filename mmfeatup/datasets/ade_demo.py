@@ -228,13 +228,17 @@ def make_ade_demo(out_dir: str, num_train: int = 120, num_val: int = 30, size: i
     return meta
 
 
+def _read_meta(out_dir: str) -> Dict[str, object]:
+    """The ``meta.json`` of a dataset written by :func:`make_ade_demo`."""
+    with open(osp.join(out_dir, 'meta.json')) as f:
+        return json.load(f)
+
+
 def is_ade_demo(out_dir: str) -> bool:
     """Whether ``out_dir`` holds a complete demo dataset (``meta.json`` and both splits)."""
-    meta_file = osp.join(out_dir, 'meta.json')
-    if not osp.isfile(meta_file):
+    if not osp.isfile(osp.join(out_dir, 'meta.json')):
         return False
-    with open(meta_file) as f:
-        meta = json.load(f)
+    meta = _read_meta(out_dir)
     for split, key in (('training', 'num_train'), ('validation', 'num_val')):
         for kind, ext in (('images', '.jpg'), ('annotations', '.png')):
             folder = osp.join(out_dir, kind, split)
@@ -242,3 +246,35 @@ def is_ade_demo(out_dir: str) -> bool:
                     name.endswith(ext) for name in os.listdir(folder)) != meta[key]:
                 return False
     return True
+
+
+def ensure_ade_demo(data_root: str, num_train: Optional[int] = None,
+                    num_val: Optional[int] = None, size: Optional[int] = None,
+                    seed: Optional[int] = None,
+                    progress: Optional[Callable[[int, int], None]] = None
+                    ) -> Tuple[Dict[str, object], bool]:
+    """Build the demo dataset at ``data_root`` unless a complete one of these arguments is there.
+
+    The one builder of ``tools/demo.py``, the upsampler benchmark and
+    ``tools/dataset_converters/make_demo_dataset.py``. An argument left None accepts any
+    value of an existing dataset and takes :func:`make_ade_demo`'s default for a new one.
+
+    Args:
+        data_root (str): the dataset root.
+        num_train (int, optional): training samples.
+        num_val (int, optional): validation samples.
+        size (int, optional): side of the square samples.
+        seed (int, optional): the random seed.
+        progress (callable, optional): called as ``progress(done, total)`` while writing.
+
+    Returns:
+        tuple[dict, bool]: the dataset's metadata and whether it was written now (False:
+        a complete dataset (:func:`is_ade_demo`) with these arguments was already there).
+    """
+    wanted = dict(num_train=num_train, num_val=num_val, size=size, seed=seed)
+    if is_ade_demo(data_root):
+        meta = _read_meta(data_root)
+        if all(value is None or meta.get(key) == value for key, value in wanted.items()):
+            return meta, False
+    arguments = {key: value for key, value in wanted.items() if value is not None}
+    return make_ade_demo(data_root, progress=progress, **arguments), True

@@ -1,10 +1,12 @@
 """Runner helpers and hooks shared by the tools and by configs.
 
 Importing registers the hooks (``ProgressBarHook``, ``ExactResumeHook``,
-``CheckpointKeysHook``) in mmseg's ``HOOKS``; nothing else runs at import.
+``CheckpointKeysHook``) in mmseg's ``HOOKS`` and ``EarlyClipOptimWrapper`` in its
+``OPTIM_WRAPPERS``; nothing else runs at import.
 """
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .config_loading import load_config
+from .early_clip_optim_wrapper import EarlyClipOptimWrapper
 from .device import (apply_amp, close_distributed, configure_device, init_cpu_distributed,
                      on_gpu, replace_sync_bn)
 from .exact_resume_hook import ExactResumeHook, capture_rng_state, restore_rng_state
@@ -14,5 +16,5 @@ __all__ = [
     'load_config', 'apply_amp', 'close_distributed', 'configure_device', 'init_cpu_distributed',
     'on_gpu',
     'replace_sync_bn', 'ProgressBarHook', 'ExactResumeHook', 'CheckpointKeysHook',
-    'capture_rng_state', 'restore_rng_state',
+    'capture_rng_state', 'restore_rng_state', 'EarlyClipOptimWrapper',
 ]

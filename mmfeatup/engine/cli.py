@@ -1,11 +1,14 @@
 """Command-line plumbing shared by ``tools/train.py``, ``tools/test.py`` and
-``tools/train_upsampler.py`` (MMSegmentation's tool conventions)."""
+``tools/train_upsampler.py`` (MMSegmentation's tool conventions): their common arguments,
+the config they run, and :func:`train_from_args`, the one training entry of both train
+tools."""
 from __future__ import annotations
 
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence
+import sys
+from typing import Any, Callable, Optional, Sequence, Tuple, Type
 
 from mmengine.config import Config, DictAction
 
@@ -49,8 +52,23 @@ def add_runner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def runner_parser(description: str, config_help: str) -> argparse.ArgumentParser:
+    """A tool's parser: the positional ``config`` and :func:`add_runner_args`'s options.
+
+    Args:
+        description (str): what the tool does.
+        config_help (str): the help of ``config``.
+
+    Returns:
+        argparse.ArgumentParser: the parser; the tool adds its own arguments.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help=config_help)
+    return add_runner_args(parser)
+
+
 def parse_runner_args(parser: argparse.ArgumentParser,
-                      argv: Optional[list] = None) -> argparse.Namespace:
+                      argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse, and export ``LOCAL_RANK`` for launchers that only pass ``--local-rank``."""
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -80,3 +98,71 @@ def config_from_args(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def run_runner(cfg: Config, launcher: str, mode: str) -> Any:
+    """Set the device up, build mmengine's ``Runner`` and run ``runner.train()`` or ``.test()``.
+
+    Args:
+        cfg (Config): the run config.
+        launcher (str): ``--launcher`` (:func:`mmfeatup.engine.configure_device`: NCCL and
+            SyncBN on GPUs; gloo, ``device_ids=None`` and BN on CPUs).
+        mode (str): ``'train'`` or ``'test'``.
+
+    Returns:
+        Any: what the runner's method returns (the model, or the test metrics).
+    """
+    from mmengine.runner import Runner
+
+    from .device import close_distributed, configure_device
+    configure_device(cfg, launcher)
+    runner = Runner.from_cfg(cfg)
+    result = getattr(runner, mode)()
+    close_distributed()  # a finished gloo DDP run could abort at interpreter shutdown
+    return result
+
+
+def train_from_args(args: argparse.Namespace) -> None:
+    """The one training entry of ``tools/train.py`` and ``tools/train_upsampler.py``.
+
+    Args:
+        args (argparse.Namespace): parsed with :func:`runner_parser`, plus the tool's
+            ``--resume``: a switch (``tools/train.py``: ``cfg.resume`` is set to it, the
+            checkpoint is ``load_from`` or the work dir's latest) or an optional path
+            (``tools/train_upsampler.py``: ``'auto'`` for the work dir's latest checkpoint,
+            None to keep the config's setting), and ``--amp`` where the tool has it.
+    """
+    import mmfeatup.datasets  # noqa: F401  (registers the datasets)
+    import mmfeatup.models  # noqa: F401  (registers the models and metrics)
+    from .device import apply_amp
+
+    cfg = config_from_args(args)
+    if getattr(args, 'amp', False):
+        apply_amp(cfg)
+    resume = getattr(args, 'resume', None)
+    if isinstance(resume, bool):
+        cfg.resume = resume
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = None if resume == 'auto' else resume
+    run_runner(cfg, args.launcher, 'train')
+
+
+def exit_on_error(main: Callable[[], Any], errors: Tuple[Type[BaseException], ...]) -> Any:
+    """Run a tool's ``main``: an expected error ends it with ``error: MESSAGE``, no traceback.
+
+    Args:
+        main (callable): the tool's entry, no arguments.
+        errors (tuple[type, ...]): the exceptions that are the user's to fix (a missing
+            file, a bad value).
+
+    Returns:
+        Any: what ``main`` returns.
+
+    Raises:
+        SystemExit: with ``error: MESSAGE`` (exit status 1) on one of ``errors``.
+    """
+    try:
+        return main()
+    except errors as error:
+        sys.exit(f'error: {error}')

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmfeatup.datasets.ade_demo import (ADE_CLASS_INDEX, compose_sample, is_ade_demo,
-                                        load_stuff, load_things, make_ade_demo)
+from mmfeatup.datasets.ade_demo import (ADE_CLASS_INDEX, compose_sample, ensure_ade_demo,
+                                        is_ade_demo, load_stuff, load_things, make_ade_demo)
 
 ALLOWED = {0} | {i + 1 for i in ADE_CLASS_INDEX.values()}
 
@@ -123,3 +123,18 @@ def test_bad_arguments():
         make_ade_demo('/nonexistent', num_train=0)
     with pytest.raises(ValueError, match='size'):
         make_ade_demo('/nonexistent', size=16)
+
+
+def test_ensure_builds_once_and_rebuilds_for_other_arguments(tmp_path):
+    root = str(tmp_path / 'demo')
+    calls = []
+    meta, built = ensure_ade_demo(root, num_train=2, num_val=1, size=32,
+                                  progress=lambda done, total: calls.append((done, total)))
+    assert built and is_ade_demo(root) and calls[-1] == (3, 3)
+    assert (meta['num_train'], meta['num_val'], meta['size'], meta['seed']) == (2, 1, 32, 0)
+    again, built = ensure_ade_demo(root)  # any complete dataset is accepted: kept
+    assert not built and again == meta
+    _, built = ensure_ade_demo(root, num_train=2, num_val=1, size=32, seed=0)
+    assert not built
+    other, built = ensure_ade_demo(root, num_train=2, num_val=1, size=32, seed=1)
+    assert built and other['seed'] == 1 and is_ade_demo(root)

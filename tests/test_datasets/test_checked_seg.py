@@ -50,6 +50,13 @@ def build(root, pipeline=(), type='CheckedADE20KDataset', **kwargs):
                                pipeline=list(pipeline), **kwargs))
 
 
+def build_error(root, **kwargs):
+    """The message of the FileNotFoundError that building the dataset raises."""
+    with pytest.raises(FileNotFoundError) as info:
+        build(root, **kwargs)
+    return str(info.value)
+
+
 def seed_all(seed):
     random.seed(seed)
     np.random.seed(seed)
@@ -123,9 +130,7 @@ def test_ignored_and_top_class_values_pass(tmp_path):
 
 def test_missing_data_root(tmp_path):
     root = tmp_path / 'no_such_root'
-    with pytest.raises(FileNotFoundError) as info:
-        build(root)
-    message = str(info.value)
+    message = build_error(root)
     assert str(root) in message and 'does not exist' in message
     assert 'train_dataloader.dataset.data_root=' in message
     assert 'tools/dataset_converters/make_demo_dataset.py' in message
@@ -134,9 +139,7 @@ def test_missing_data_root(tmp_path):
 def test_missing_image_folder(tmp_path):
     make_dataset(tmp_path, 1)
     os.rename(tmp_path / 'images' / 'training', tmp_path / 'images' / 'train')
-    with pytest.raises(FileNotFoundError) as info:
-        build(tmp_path)
-    message = str(info.value)
+    message = build_error(tmp_path)
     assert f'image folder {str(tmp_path / "images" / "training")!r}' in message
     assert 'images/training/NAME.jpg' in message and 'data_root' in message
 
@@ -144,9 +147,7 @@ def test_missing_image_folder(tmp_path):
 def test_missing_annotation_folder(tmp_path):
     make_dataset(tmp_path, 1)
     os.rename(tmp_path / 'annotations', tmp_path / 'labels')
-    with pytest.raises(FileNotFoundError) as info:
-        build(tmp_path)
-    message = str(info.value)
+    message = build_error(tmp_path)
     assert f'annotation folder {str(tmp_path / "annotations" / "training")!r}' in message
     assert 'does not exist' in message
 
@@ -154,9 +155,7 @@ def test_missing_annotation_folder(tmp_path):
 def test_empty_image_folder(tmp_path):
     (tmp_path / 'images' / 'training').mkdir(parents=True)
     (tmp_path / 'annotations' / 'training').mkdir(parents=True)
-    with pytest.raises(FileNotFoundError) as info:
-        build(tmp_path)
-    message = str(info.value)
+    message = build_error(tmp_path)
     assert str(tmp_path / 'images' / 'training') in message
     assert 'no *.jpg file' in message and 'it is empty' in message
     assert 'make_demo_dataset.py' in message
@@ -164,18 +163,14 @@ def test_empty_image_folder(tmp_path):
 
 def test_image_folder_with_other_suffix_names_the_fix(tmp_path):
     write_sample(str(tmp_path), 'a', valid_label(0), img_ext='.png')
-    with pytest.raises(FileNotFoundError) as info:
-        build(tmp_path)
-    message = str(info.value)
+    message = build_error(tmp_path)
     assert str(tmp_path / 'images' / 'training') in message
     assert "img_suffix='.png'" in message
 
 
 def test_empty_annotation_folder(tmp_path):
     write_sample(str(tmp_path), 'a', None)
-    with pytest.raises(FileNotFoundError) as info:
-        build(tmp_path)
-    message = str(info.value)
+    message = build_error(tmp_path)
     assert str(tmp_path / 'annotations' / 'training') in message and 'no *.png file' in message
 
 
@@ -194,9 +189,7 @@ def test_plain_ade20k_fails_obscurely_where_the_checked_one_is_clear(tmp_path):
 def test_image_without_label(tmp_path):
     make_dataset(tmp_path, 2)
     image, label = write_sample(str(tmp_path), 'sample_9_unlabelled', None)
-    with pytest.raises(FileNotFoundError) as info:
-        build(tmp_path)
-    message = str(info.value)
+    message = build_error(tmp_path)
     assert f'image {image!r} has no label file: expected {label!r}' in message
     assert '1 of 3 images' in message
 

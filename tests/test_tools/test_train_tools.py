@@ -16,6 +16,7 @@ import mmfeatup.engine  # noqa: F401  (registers ProgressBarHook)
 import mmfeatup.models  # noqa: F401
 from mmfeatup.datasets.ade_demo import make_ade_demo
 from mmfeatup.engine import apply_amp, configure_device, load_config, replace_sync_bn
+from mmfeatup.engine.quick_schedule import quick_schedule
 from mmfeatup.registry import HOOKS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -54,8 +55,7 @@ def small_cfg(data_root, work_dir, max_iters=2):
     pipeline = cfg.train_dataloader.dataset.pipeline
     pipeline[2] = dict(type='RandomResize', scale=crop, ratio_range=(1.0, 1.25), keep_ratio=True)
     pipeline[3] = dict(type='RandomCrop', crop_size=crop, cat_max_ratio=0.75)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-    cfg.param_scheduler = [dict(type='PolyLR', power=1.0, begin=0, end=max_iters, by_epoch=False)]
+    quick_schedule(cfg, max_iters, val_interval=max_iters)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=2)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1, log_metric_by_epoch=False)
     cfg.custom_hooks = [dict(type='_RecordStartHook')]
@@ -160,3 +160,34 @@ def test_two_process_gloo_ddp_training(demo_root, tmp_path):
     text = ''.join(open(f).read() for f in logs)
     assert 'Distributed launcher: pytorch' in text
     assert 'Distributed training: True' in text
+
+
+def test_one_training_entry_for_both_train_tools(load_tool, monkeypatch):
+    """tools/train.py (--resume switch, --amp) and tools/train_upsampler.py (--resume [PATH])
+    parse into the same entry, mmfeatup.engine.cli.train_from_args."""
+    from mmfeatup.engine import cli
+    runs = []
+    monkeypatch.setattr(cli, 'run_runner', lambda cfg, launcher, mode: runs.append(
+        (cfg.resume, cfg.load_from, launcher, mode)))
+    train, upsampler = load_tool('train.py'), load_tool('train_upsampler.py')
+    for argv in ([DEMO_CONFIG], [DEMO_CONFIG, '--resume']):
+        cli.train_from_args(train.parse_args(argv))
+    for argv in ([DEMO_CONFIG, '--resume'], [DEMO_CONFIG, '--resume', 'a.pth'], [DEMO_CONFIG]):
+        cli.train_from_args(upsampler.parse_args(argv))
+    assert runs == [(False, None, 'none', 'train'), (True, None, 'none', 'train'),
+                    (True, None, 'none', 'train'), (True, 'a.pth', 'none', 'train'),
+                    (False, None, 'none', 'train')]
+    assert train.parse_args([DEMO_CONFIG, '--amp', '--work-dir', 'w']).work_dir == 'w'
+
+
+def test_exit_on_error():
+    from mmfeatup.engine.cli import exit_on_error
+    assert exit_on_error(lambda: 3, (ValueError, )) == 3
+
+    def fail():
+        raise ValueError('bad --shape')
+
+    with pytest.raises(SystemExit, match='error: bad --shape'):
+        exit_on_error(fail, (ValueError, ))
+    with pytest.raises(KeyError):
+        exit_on_error(lambda: {}['x'], (ValueError, ))

@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
-import time
 from typing import Any, Dict, List
 
 
@@ -46,10 +44,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def mean_std(values: List[float]) -> str:
+def format_mean_std(values: List[float]) -> str:
+    """One value as it is, several as ``mean ± std`` (:func:`mmfeatup.benchmark.mean_std`)."""
+    from mmfeatup.benchmark import mean_std
     if len(values) == 1:
         return f'{values[0]:.4f}'
-    return f'{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}'
+    return '{:.4f} ± {:.4f}'.format(*mean_std(values))
 
 
 def main() -> None:
@@ -58,6 +58,7 @@ def main() -> None:
 
     import mmfeatup.models  # noqa: F401
     from mmfeatup.apis import evaluate_reconstruction, train_upsampler
+    from mmfeatup.benchmark import Stopwatch
     from mmfeatup.models.featurizers import build_featurizer
 
     featurizer = build_featurizer(args.featurizer, channel_norm=not args.no_channel_norm)
@@ -71,14 +72,14 @@ def main() -> None:
     trained = f'{args.upsampler} (trained)'
     rows[trained] = dict(rel_mse=[], cos=[], seconds=[], untrained_rel_mse=[])
     for seed in args.seeds:
-        start = time.perf_counter()
-        upsampler = train_upsampler(
-            dict(type=args.upsampler), featurizer, args.train_dir, iters=args.iters, seed=seed,
-            batch_size=args.batch_size, crop_size=args.crop, lr=args.lr,
-            log_interval=max(1, args.iters // 10), n_jitters=args.n_jitters,
-            downsampler=dict(type=args.downsampler),
-            work_dir=osp.join(args.work_dir, f'seed{seed}') if args.work_dir else None)
-        seconds = time.perf_counter() - start
+        with Stopwatch() as watch:
+            upsampler = train_upsampler(
+                dict(type=args.upsampler), featurizer, args.train_dir, iters=args.iters,
+                seed=seed, batch_size=args.batch_size, crop_size=args.crop, lr=args.lr,
+                log_interval=max(1, args.iters // 10), n_jitters=args.n_jitters,
+                downsampler=dict(type=args.downsampler),
+                work_dir=osp.join(args.work_dir, f'seed{seed}') if args.work_dir else None)
+        seconds = watch.seconds
         result = evaluate_reconstruction(upsampler, **evaluate)
         rows[trained]['rel_mse'].append(result['rel_mse'])
         rows[trained]['cos'].append(result['cos'])
@@ -91,13 +92,13 @@ def main() -> None:
         rows[trained]['untrained_rel_mse'].append(
             evaluate_reconstruction(untrained, **evaluate)['rel_mse'])
     print()
-    print(f'| upsampler | held-out rel. MSE ↓ | cosine ↑ | train time (s) |')
+    print('| upsampler | held-out rel. MSE ↓ | cosine ↑ | train time (s) |')
     print('|---|---|---|---|')
     for name, row in rows.items():
-        print(f'| {name} | {mean_std(row["rel_mse"])} | {mean_std(row["cos"])} | '
-              f'{mean_std(row["seconds"]) if any(row["seconds"]) else "-"} |')
-    print(f'| {args.upsampler} (untrained init) | {mean_std(rows[trained]["untrained_rel_mse"])} '
-          f'| | |')
+        print(f'| {name} | {format_mean_std(row["rel_mse"])} | {format_mean_std(row["cos"])} | '
+              f'{format_mean_std(row["seconds"]) if any(row["seconds"]) else "-"} |')
+    untrained = format_mean_std(rows[trained]['untrained_rel_mse'])
+    print(f'| {args.upsampler} (untrained init) | {untrained} | | |')
     if args.out:
         os.makedirs(osp.dirname(args.out) or '.', exist_ok=True)
         with open(args.out, 'w') as f:

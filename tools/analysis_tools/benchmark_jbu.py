@@ -4,18 +4,18 @@ Example (the issue's CPU target: C=384, 14x14 -> 224x224)::
 
     python tools/analysis_tools/benchmark_jbu.py --channels 384 --source 14 --output 224
 
-Columns: median forward time (eval, no_grad), the backward time of one
-``out.sum()`` (train mode, where requested) and, for JBUFused, its relative L2
-distance to the JBUStack it was converted from (the dropped stage fixups).
+Columns (timed with :func:`mmfeatup.benchmark.time_ms`): median forward time (eval,
+no_grad), the backward time of one ``out.sum()`` (train mode, where requested) and, for
+JBUFused, its relative L2 distance to the JBUStack it was converted from (the dropped
+stage fixups).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable, List
 
 import torch
+
+from mmfeatup.benchmark import time_ms
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,16 +28,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--backward', action='store_true', help='also time a backward pass')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times: List[float] = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -73,7 +63,7 @@ def main() -> None:
             with torch.no_grad():
                 return model(source, image, output_size=output_size)
 
-        row = f'| {name} | {median_seconds(forward, args.repeats):.3f} |'
+        row = f'| {name} | {time_ms(forward, args.repeats)[0] / 1000:.3f} |'
         if args.backward:
             params = [p for p in model.parameters()]
 
@@ -85,7 +75,7 @@ def main() -> None:
                 for param in params:
                     param.grad = None
 
-            row += f' {median_seconds(forward_backward, args.repeats):.3f} |'
+            row += f' {time_ms(forward_backward, args.repeats)[0] / 1000:.3f} |'
         err = {'JBUStack': 0.0, 'JBUFused': fused_err}.get(name)
         if err is None:
             with torch.no_grad():

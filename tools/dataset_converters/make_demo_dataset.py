@@ -2,7 +2,8 @@
 
     python tools/dataset_converters/make_demo_dataset.py --out data/ade_demo
 
-Deterministic for given arguments. See :mod:`mmfeatup.datasets.ade_demo`.
+Deterministic for given arguments: a complete dataset of the same arguments already at
+``--out`` is kept. See :func:`mmfeatup.datasets.ade_demo.ensure_ade_demo`.
 """
 import argparse
 import json
@@ -21,15 +22,16 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from mmfeatup.datasets.ade_demo import make_ade_demo
+    from mmfeatup.datasets.ade_demo import ensure_ade_demo
 
     def progress(done: int, total: int) -> None:
         sys.stdout.write(f'\rmaking {args.out}: {done}/{total}')
         sys.stdout.flush()
 
-    meta = make_ade_demo(args.out, args.num_train, args.num_val, args.size, args.seed,
-                         progress=progress)
-    print(f'\nwrote {meta["num_train"]} training + {meta["num_val"]} validation samples '
+    meta, built = ensure_ade_demo(args.out, args.num_train, args.num_val, args.size, args.seed,
+                                  progress=progress)
+    action = 'wrote' if built else 'kept (already there)'
+    print(f'\n{action} {meta["num_train"]} training + {meta["num_val"]} validation samples '
           f'to {args.out}; classes: {json.dumps(sorted(meta["classes"]))}')
 
 

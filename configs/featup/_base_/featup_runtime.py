@@ -40,5 +40,7 @@ val_dataloader = dict(
     dataset=dict(type='ImageFolderDataset', random_crop=False))
 val_evaluator = dict(type='ReconstructionMetric')
 val_cfg = dict(type='ValLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='NAdam', lr=1e-3))
+# the authors clip the gradient norm to 1e-4 for the first 10 steps
+optim_wrapper = dict(type='EarlyClipOptimWrapper', optimizer=dict(type='NAdam', lr=1e-3),
+                     clip_steps=10, max_norm=1e-4)
 param_scheduler = []

@@ -3,7 +3,8 @@
 * :class:`SimpleDownsampler`: a learned non-negative ``k x k`` kernel (sums to 1),
   depthwise, stride = the backbone's stride.
 * :class:`AttentionDownsampler`: per-window softmax attention over the ``k x k``
-  taps, logits ``Linear(C -> 1)(tap features) * w + b`` with learned ``w, b``.
+  taps of the blurred features, logits ``Linear(C -> 1)(tap features) * w + b``
+  with learned ``w, b`` (and the authors' per-window logit dropout in training).
 * :func:`area_downsample`: the fixed, parameter-free average over each stride
   window, used for evaluation.
 
@@ -116,8 +117,36 @@ class SimpleDownsampler(_Downsampler):
         return out.reshape(b, c, h, w)
 
 
+def gaussian_blur(x: Tensor, kernel_size: int = 5, sigma: float = 1.0) -> Tensor:
+    """Depthwise Gaussian blur with reflect borders (kornia's ``gaussian_blur2d`` default).
+
+    Args:
+        x (Tensor): ``[B, C, H, W]``.
+        kernel_size (int): odd window size. Default: 5.
+        sigma (float): standard deviation in pixels. Default: 1.
+
+    Returns:
+        Tensor: ``[B, C, H, W]``.
+    """
+    radius = kernel_size // 2
+    offsets = torch.arange(kernel_size, dtype=x.dtype, device=x.device) - radius
+    line = torch.exp(-offsets.square() / (2 * sigma * sigma))
+    line = line / line.sum()
+    channels = x.shape[1]
+    padded = F.pad(x, [radius] * 4, mode='reflect')
+    rows = F.conv2d(padded, line.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return F.conv2d(rows, line.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+
+
 class AttentionDownsampler(_Downsampler):
-    """Attention pooling of each ``k x k`` window.
+    """Attention pooling of each ``k x k`` window (the authors' FeatUp recipe).
+
+    The features are first blurred (5x5 Gaussian, sigma 1, as the authors'
+    ``blur_attn=True``); per window, logits ``Linear(C -> 1)(tap features)`` are,
+    in training, zeroed for a random ``window_dropout`` share of windows (the
+    authors' per-window logit mask; they also apply it at evaluation, this
+    module does not), then scaled and shifted per tap (learned ``w, b``) and
+    softmax-normalised; the window's (blurred) taps are averaged with them.
 
     Args:
         channels (int): feature channels ``C``.
@@ -125,15 +154,22 @@ class AttentionDownsampler(_Downsampler):
         kernel_size (int, optional): window size (>= stride). Default: stride.
         dropout (float): dropout on the tap features before the logit layer.
             Default: 0.2.
+        blur (bool): blur the features first. Default: True.
+        window_dropout (float): share of windows whose logits are zeroed in
+            training. Default: 0.2.
     """
 
     channelwise_linear = False
 
     def __init__(self, channels: int, stride: int, kernel_size: Optional[int] = None,
-                 dropout: float = 0.2) -> None:
+                 dropout: float = 0.2, blur: bool = True, window_dropout: float = 0.2) -> None:
         super().__init__(stride, kernel_size)
+        if not 0 <= window_dropout < 1:
+            raise ValueError(f'window_dropout must be in [0, 1), got {window_dropout}')
         taps = self.kernel_size * self.kernel_size
         self.channels = int(channels)
+        self.blur = bool(blur)
+        self.window_dropout = float(window_dropout)
         self.attention_net = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.channels, 1))
         self.w = nn.Parameter(torch.ones(taps) + 0.01 * torch.randn(taps))
         self.b = nn.Parameter(0.01 * torch.randn(taps))
@@ -141,6 +177,9 @@ class AttentionDownsampler(_Downsampler):
     def attention(self, patches: Tensor) -> Tensor:
         """Softmax weights ``[B, L, T]`` of patches ``[B, L, T, C]``."""
         logits = self.attention_net(patches).squeeze(-1)
+        if self.training and self.window_dropout > 0:
+            keep = torch.rand(logits.shape[:-1], device=logits.device) > self.window_dropout
+            logits = logits * keep.unsqueeze(-1).to(logits.dtype)
         return torch.softmax(logits * self.w + self.b, dim=-1)
 
     def forward(self, hr: Tensor, out_size: Sequence[int]) -> Tensor:
@@ -149,6 +188,8 @@ class AttentionDownsampler(_Downsampler):
         if hr.shape[1] != self.channels:
             raise ValueError(f'AttentionDownsampler: features have {hr.shape[1]} channels, '
                              f'channels={self.channels}')
+        if self.blur:
+            hr = gaussian_blur(hr)
         x = _pad_for_kernel(_to_stride_grid(hr, (h, w), self.stride), self.kernel_size,
                             self.stride)
         b, c = x.shape[:2]
@@ -158,6 +199,10 @@ class AttentionDownsampler(_Downsampler):
         attn = self.attention(patches)
         out = torch.einsum('bltc,blt->bcl', patches, attn)
         return out.reshape(b, c, h, w)
+
+    def extra_repr(self) -> str:
+        return (f'{super().extra_repr()}, blur={self.blur}, '
+                f'window_dropout={self.window_dropout}')
 
 
 _DOWNSAMPLERS = {'simple': SimpleDownsampler, 'attention': AttentionDownsampler}

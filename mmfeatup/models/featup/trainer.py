@@ -45,6 +45,12 @@ class FeatUpUpsamplerTrainer(BaseModel):
         crf_weight (float): weight of :class:`SampledCRFLoss`. Default: 0.001.
         crf_cfg (dict, optional): arguments of :class:`SampledCRFLoss`.
         tv_weight (float): weight of the TV loss. Default: 0.
+        upsample_per_view (bool): upsample anew for every view, so each view
+            gets its own dropout masks, as the authors' ``training_step``
+            (n_jitters upsampler passes per step). False shares one upsampled map
+            and mask among the views: the same expected gradient at
+            ``1 / n_jitters`` of the upsampler cost, with more per-step noise
+            (docs/featup_training.md). Default: False.
         eval_views (int): views per image in ``predict``. Default: 10.
         eval_seed (int): seed of the ``predict`` views. Default: 0.
         data_preprocessor (dict, optional): mmengine data preprocessor config.
@@ -64,6 +70,7 @@ class FeatUpUpsamplerTrainer(BaseModel):
                  crf_weight: float = 0.001,
                  crf_cfg: Optional[Dict[str, Any]] = None,
                  tv_weight: float = 0.0,
+                 upsample_per_view: bool = False,
                  eval_views: int = 10,
                  eval_seed: int = 0,
                  data_preprocessor: Optional[Dict[str, Any]] = None,
@@ -91,6 +98,7 @@ class FeatUpUpsamplerTrainer(BaseModel):
         self.proj_dim = proj_dim
         self.crf_weight = float(crf_weight)
         self.tv_weight = float(tv_weight)
+        self.upsample_per_view = bool(upsample_per_view)
         self.eval_views = int(eval_views)
         self.eval_seed = int(eval_seed)
 
@@ -127,6 +135,8 @@ class FeatUpUpsamplerTrainer(BaseModel):
         rec = hr.new_zeros(())
         losses: Dict[str, Tensor] = {}
         for view in range(self.n_jitters):
+            if view and self.upsample_per_view:
+                hr = self.upsample(images01, lr)
             params = sample_jitter(height, width, self.max_pad, self.max_zoom, self.use_flips)
             with torch.no_grad():
                 image_j = apply_jitter(images01, params)

@@ -44,6 +44,43 @@ def test_loss_decreases_on_a_real_image():
     assert all(p.grad is None for p in model.featurizer.parameters())
 
 
+@pytest.mark.parametrize('per_view', [False, True])
+def test_upsample_per_view_runs_the_upsampler_once_per_view(per_view):
+    """The authors' training_step upsamples anew for every view (own dropout masks);
+    the default shares one upsampled map among the views."""
+    torch.manual_seed(0)
+    model = FeatUpUpsamplerTrainer(FEAT, dict(type='JBUStack'), n_jitters=3, max_pad=8,
+                                   downsampler=dict(type='simple'), crf_weight=0.0,
+                                   upsample_per_view=per_view).train()
+    calls = []
+    model.upsampler.register_forward_hook(lambda *args: calls.append(1))
+    model(photo(48), mode='loss')['loss_rec'].backward()
+    assert len(calls) == (3 if per_view else 1)
+    assert model.upsampler.up1.range_temp.grad is not None
+
+
+def test_early_clip_optim_wrapper_clips_only_the_first_steps():
+    """The authors clip the gradient norm to 1e-4 while global_step < 10: with SGD(lr=1) the
+    first clip_steps updates have norm 1e-4, the later ones the gradient's."""
+    from mmengine.optim import build_optim_wrapper
+    import mmfeatup.engine  # noqa: F401  (registers EarlyClipOptimWrapper)
+    from mmengine.registry import DefaultScope
+    layer = torch.nn.Linear(4, 1, bias=False)
+    with DefaultScope.overwrite_default_scope('mmseg'):  # the FeatUp configs' scope
+        wrapper = build_optim_wrapper(layer, dict(type='EarlyClipOptimWrapper', clip_steps=2,
+                                                  max_norm=1e-4,
+                                                  optimizer=dict(type='SGD', lr=1.0)))
+    steps = []
+    for _ in range(4):
+        before = layer.weight.detach().clone()
+        wrapper.update_params((layer(torch.ones(1, 4)) * 100).sum())  # gradient norm 200
+        steps.append(float((layer.weight.detach() - before).norm()))
+    assert steps[0] == pytest.approx(1e-4, rel=1e-3) and steps[1] == pytest.approx(1e-4, rel=1e-3)
+    assert steps[2] == pytest.approx(200, rel=1e-6) and steps[3] == pytest.approx(200, rel=1e-6)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'featup', '_base_', 'featup_runtime.py'))
+    assert cfg.optim_wrapper.type == 'EarlyClipOptimWrapper' and cfg.optim_wrapper.clip_steps == 10
+
+
 def test_tensor_and_predict_modes():
     torch.manual_seed(0)
     model = FeatUpUpsamplerTrainer(FEAT, dict(type='Bilinear'), downsampler=dict(type='attention'),
