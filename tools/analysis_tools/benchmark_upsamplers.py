@@ -56,8 +56,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-# count_flops: tests/test_analysis/test_benchmark_flop_handles.py reaches it through this tool
-from mmfeatup.benchmark.cost import count_flops, measure_cost  # noqa: F401
+from mmfeatup.benchmark.cost import measure_cost
 from mmfeatup.benchmark.plot import plot
 from mmfeatup.benchmark.quality_recon import run_recon
 from mmfeatup.benchmark.quality_seg import default_seg_config, run_seg
