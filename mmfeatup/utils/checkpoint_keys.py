@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
 from torch import nn
 
@@ -54,35 +54,37 @@ def check_state_dict_matches(model: nn.Module, checkpoint: Mapping[str, Any], so
     return matched
 
 
-def rename_keys(state_dict: Mapping[str, Any], mapping: Mapping[str, str], prefix: str,
-                owner: str, optional: Callable[[str], bool] = lambda key: False
-                ) -> Dict[str, Any]:
+def rename_keys(state_dict: Mapping[str, Any], rules: Sequence[Tuple[str, str]], prefix: str,
+                owner: str, required: Sequence[str]) -> Dict[str, Any]:
     """Rename an official implementation's keys to ours (the converters' shared step).
 
     Args:
         state_dict (Mapping): contains the official keys after ``prefix``.
-        mapping (Mapping[str, str]): official key -> our key.
+        rules (Sequence[tuple[str, str]]): ``(official, ours)`` key prefixes (a
+            module's) or whole keys; the first rule a key starts with renames it.
         prefix (str): prefix of the module's keys in ``state_dict`` (e.g.
             ``'decode_head.upsamplers.0.'``); keys without it are ignored. With
-            ``prefix=''`` every key must be one of ``mapping``'s.
+            ``prefix=''`` every key must match a rule.
         owner (str): the official module's name, for the messages.
-        optional (Callable[[str], bool]): whether an official key may be absent.
+        required (Sequence[str]): official keys that must be present.
 
     Returns:
-        dict: our key -> value, for the official keys present.
+        dict: our key -> value.
 
     Raises:
         KeyError: a required key is missing, or (without ``prefix``) a key is unknown.
     """
     keys = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    if not prefix:
-        unknown = sorted(set(keys) - set(mapping))
-        if unknown:
-            raise KeyError(f'not an official {owner} state dict: unknown keys {unknown}')
-    out = {}
-    for official, ours in mapping.items():
-        if official in keys:
-            out[ours] = keys[official]
-        elif not optional(official):
-            raise KeyError(f'official {owner} key {prefix + official!r} is missing')
+    out, unknown = {}, []
+    for key, value in keys.items():
+        rule = next(((old, new) for old, new in rules if key.startswith(old)), None)
+        if rule is None:
+            unknown.append(key)
+        else:
+            out[rule[1] + key[len(rule[0]):]] = value
+    if unknown and not prefix:
+        raise KeyError(f'not an official {owner} state dict: unknown keys {sorted(unknown)}')
+    missing = [key for key in required if key not in keys]
+    if missing:
+        raise KeyError(f'official {owner} key {prefix + missing[0]!r} is missing')
     return out

@@ -31,16 +31,14 @@ from mmfeatup.utils.checkpoint_keys import rename_keys
 from mmfeatup.models.layers.windows import nearest_source_index, reassemble
 from .base import BaseUpsampler, Size, check_odd, resize_guidance
 
-#: official FADE / FADELite / SemiShiftUp parameter name -> ours.
-_OFFICIAL_TO_OURS = {
-    'gate_generator.conv.weight': 'gate.weight',
-    'gate_generator.conv.bias': 'gate.bias',
-    'ker_generator.compressor_en.weight': 'compress_guidance.weight',
-    'ker_generator.compressor_en.bias': 'compress_guidance.bias',
-    'ker_generator.compressor_de.weight': 'compress_source.weight',
-    'ker_generator.content_encoder.weight': 'kernel_weight',
-    'ker_generator.content_encoder.bias': 'kernel_bias',
-}
+#: official FADE / FADELite / SemiShiftUp modules and parameters -> ours (same shapes).
+_OFFICIAL_RENAMES = (
+    ('gate_generator.conv.', 'gate.'),
+    ('ker_generator.compressor_en.', 'compress_guidance.'),
+    ('ker_generator.compressor_de.', 'compress_source.'),
+    ('ker_generator.content_encoder.weight', 'kernel_weight'),
+    ('ker_generator.content_encoder.bias', 'kernel_bias'),
+)
 
 
 def convert_official_fade_state_dict(state_dict: Mapping[str, Tensor],
@@ -65,8 +63,11 @@ def convert_official_fade_state_dict(state_dict: Mapping[str, Tensor],
         KeyError: a kernel-generator key is missing, or (without ``prefix``) a key
             is unknown.
     """
-    return rename_keys(state_dict, _OFFICIAL_TO_OURS, prefix, 'FADE',
-                       optional=lambda key: key.startswith('gate_generator.'))  # SemiShiftUp
+    # the gate is absent in SemiShiftUp; the kernel generator is always there
+    required = ('ker_generator.compressor_en.weight', 'ker_generator.compressor_en.bias',
+                'ker_generator.compressor_de.weight', 'ker_generator.content_encoder.weight',
+                'ker_generator.content_encoder.bias')
+    return rename_keys(state_dict, _OFFICIAL_RENAMES, prefix, 'FADE', required)
 
 
 def nearest_to(low: Tensor, size: Size) -> Tensor:

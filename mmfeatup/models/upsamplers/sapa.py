@@ -24,16 +24,11 @@ from mmfeatup.models.layers.windows import reassemble, window_similarity, window
 from .base import BaseUpsampler, Size, check_odd, resize_guidance
 
 #: official ``SAPA`` parameter name -> ours (``q``/``k`` are ``nn.Linear`` there).
-_OFFICIAL_TO_OURS = {
-    'norm_y.weight': 'norm_guidance.norm.weight',
-    'norm_y.bias': 'norm_guidance.norm.bias',
-    'norm_x.weight': 'norm_source.norm.weight',
-    'norm_x.bias': 'norm_source.norm.bias',
-    'q.weight': 'query.weight',
-    'q.bias': 'query.bias',
-    'k.weight': 'key.weight',
-    'k.bias': 'key.bias',
-}
+#: official ``SAPA`` module -> ours (``q``/``k`` are ``nn.Linear`` there); the keys it must have.
+_OFFICIAL_MODULES = (('norm_y.', 'norm_guidance.norm.'), ('norm_x.', 'norm_source.norm.'),
+                     ('q.', 'query.'), ('k.', 'key.'))
+_OFFICIAL_REQUIRED = ('norm_y.weight', 'norm_y.bias', 'norm_x.weight', 'norm_x.bias', 'q.weight',
+                      'k.weight')  # q.bias / k.bias only with qkv_bias=True
 
 
 def convert_official_sapa_state_dict(state_dict: Mapping[str, Tensor],
@@ -56,8 +51,7 @@ def convert_official_sapa_state_dict(state_dict: Mapping[str, Tensor],
     Raises:
         KeyError: an official key is missing, or (without ``prefix``) a key is unknown.
     """
-    out = rename_keys(state_dict, _OFFICIAL_TO_OURS, prefix, 'SAPA',
-                      optional=lambda key: key in ('q.bias', 'k.bias'))  # qkv_bias=False
+    out = rename_keys(state_dict, _OFFICIAL_MODULES, prefix, 'SAPA', _OFFICIAL_REQUIRED)
     for ours in ('query.weight', 'key.weight'):  # nn.Linear [E, C] -> 1x1 conv [E, C, 1, 1]
         out[ours] = out[ours][:, :, None, None]
     return out
