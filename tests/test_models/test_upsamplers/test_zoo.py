@@ -40,20 +40,27 @@ def test_registry_has_the_zoo():
     assert expected <= set(NAMES)
 
 
+def times(factor: int) -> tuple:
+    return (SOURCE[0] * factor, SOURCE[1] * factor)
+
+
+def setup(name: str, scale: int = 2, size: Optional[tuple] = None, guidance_channels: int = 3):
+    """``name`` built at design ratio ``scale`` (eval), the output size (default x``scale``)
+    and seeded inputs for it."""
+    size = times(scale) if size is None else size
+    model = build(name, scale=scale, guidance_channels=guidance_channels).eval()
+    return model, size, *inputs(size, guidance_channels=guidance_channels)
+
+
 def run(name: str, scale: int, size: tuple):
-    """Build ``name`` at design ratio ``scale`` (eval) and upsample the seeded inputs to
-    ``size``: its output, or the ValueError it raised."""
-    model = build(name, scale=scale).eval()
-    source, guidance = inputs(size)
+    """Upsample the seeded inputs to ``size`` with ``name`` at design ratio ``scale``: the
+    output, or the ValueError it raised."""
+    model, size, source, guidance = setup(name, scale, size)
     try:
         with torch.no_grad():
             return model(source, guidance, output_size=size)
     except ValueError as error:
         return error
-
-
-def times(factor: int) -> tuple:
-    return (SOURCE[0] * factor, SOURCE[1] * factor)
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -97,9 +104,7 @@ def test_gradients_reach_inputs_and_every_parameter(name):
 
 @pytest.mark.parametrize('name', NAMES)
 def test_eval_mode_is_deterministic(name):
-    model = build(name, scale=2).eval()
-    size = (SOURCE[0] * 2, SOURCE[1] * 2)
-    source, guidance = inputs(size)
+    model, size, source, guidance = setup(name)
     with torch.no_grad():
         first = model(source, guidance, output_size=size)
         second = model(source, guidance, output_size=size)
@@ -108,9 +113,7 @@ def test_eval_mode_is_deterministic(name):
 
 @pytest.mark.parametrize('name', ['SAPA', 'FADE'])
 def test_feature_guided_upsamplers_take_a_finer_feature_map(name):
-    model = build(name, scale=2, guidance_channels=CHANNELS).eval()
-    size = (SOURCE[0] * 2, SOURCE[1] * 2)
-    source, guidance = inputs(size, guidance_channels=CHANNELS)
+    model, size, source, guidance = setup(name, guidance_channels=CHANNELS)
     with torch.no_grad():
         out = model(source, guidance, output_size=size)
     assert out.shape == (2, CHANNELS, *size)
@@ -127,9 +130,7 @@ def test_fade_gate_is_on_for_feature_guidance_and_off_for_images():
 
 @pytest.mark.parametrize('name', ['ResizeConv', 'Deconv', 'PixelShuffle', 'DySample'])
 def test_learned_upsamplers_start_as_their_interpolation_baseline(name):
-    model = build(name, scale=2).eval()
-    size = (SOURCE[0] * 2, SOURCE[1] * 2)
-    source, _ = inputs(size)
+    model, size, source, _ = setup(name)
     with torch.no_grad():
         out = model(source, None, output_size=size)
     if name in ('ResizeConv', 'PixelShuffle'):
