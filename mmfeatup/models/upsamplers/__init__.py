@@ -5,7 +5,8 @@ Each module below registers its classes on import. Keep one concept per file.
 from .base import (BaseUpsampler, FixedRatioUpsampler, check_groups, check_odd, design_scale,
                    resize_guidance, to_size)
 from .interpolate import BicubicUpsampler, BilinearUpsampler, NearestUpsampler
-from .jbu import JBULearnedRange, JBUStack, plan_stage_sizes
+from .jbu import JBUStack, plan_stage_sizes
+from .jbu_stage import JBULearnedRange
 from .jbu_fused import JBUFused
 from .resize_conv import ResizeConvUpsampler
 from .pixel_shuffle import PixelShuffleUpsampler

@@ -1,12 +1,6 @@
 """FeatUp's learned Joint Bilateral Upsampler (JBU), at any output size.
 
-One stage (:class:`JBULearnedRange`, ``docs/design.md`` section 1) upsamples
-features to the size of its guidance image with a per-pixel filter::
-
-    W = normalise(softmax_t(tau <K[p + t], K[p]>) * Gauss(t; sigma))
-    W = W + 0.1 * fixup(cat[W, G])               # not renormalised
-    out = adaptive_conv(reflect_pad(bicubic(S)), W)
-
+One stage is :class:`~mmfeatup.models.upsamplers.jbu_stage.JBULearnedRange`.
 :class:`JBUStack` (docs/design.md section 1) chains stages. The authors' stack is four x2
 stages (x16); here stages of exactly x2 are taken while the next x2 does not
 overshoot the target, then one final stage reaches the exact target size
@@ -18,19 +12,13 @@ from __future__ import annotations
 
 from typing import ClassVar, List, Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
 from mmfeatup.registry import UPSAMPLERS
 from mmfeatup.utils.featup_checkpoint import load_jbu_weights
-from mmfeatup.models.layers.bicubic_resize import bicubic_resize
 from .base import BaseUpsampler, Size, resize_guidance
-
-#: Range of the range-kernel temperature ``tau = exp(range_temp)``.
-TEMPERATURE_RANGE = (1e-4, 1e4)
-
+from .jbu_stage import JBULearnedRange
 
 def plan_stage_sizes(source_size: Sequence[int], output_size: Sequence[int]) -> List[Size]:
     """Output sizes of the JBU stages that take ``source_size`` to ``output_size``.
@@ -65,127 +53,6 @@ def plan_stage_sizes(source_size: Sequence[int], output_size: Sequence[int]) -> 
     if not sizes or sizes[-1] != target:
         sizes.append(target)
     return sizes
-
-
-def gaussian_spatial_kernel(sigma: Tensor, radius: int) -> Tensor:
-    """Spatial Gaussian of one JBU stage on a ``linspace(-1, 1, 2r+1)`` grid.
-
-    Args:
-        sigma (Tensor): the (learnable) 0-d standard deviation.
-        radius (int): window radius ``r``.
-
-    Returns:
-        Tensor: ``[1, (2r+1)^2, 1, 1]``, taps row-major.
-    """
-    grid = torch.linspace(-1, 1, 2 * radius + 1, dtype=sigma.dtype, device=sigma.device)
-    squared = grid.square()
-    dist2 = (squared[:, None] + squared[None, :]).reshape(1, -1, 1, 1)
-    return torch.exp(-dist2 / (2 * sigma.square()))
-
-
-class JBULearnedRange(nn.Module):
-    """One JBU stage: upsample features to the size of the guidance image.
-
-    Attribute names (``range_temp``, ``range_proj``, ``fixup_proj``,
-    ``sigma_spatial``) and ``Sequential`` layouts equal the authors' so that
-    their state dicts load unchanged.
-
-    Args:
-        guidance_dim (int): channels of the guidance image. Default: 3.
-        key_dim (int): channels ``D`` of the range keys. Default: 32.
-        radius (int): filter radius ``r`` (``(2r+1)^2`` taps). Default: 3.
-        fixup (bool): whether the stage has the learned kernel fixup
-            (``W += 0.1 * fixup(cat[W, G])``). Without it the stage runs as one
-            fused op (:func:`mmfeatup.ops.jbu_upsample`). Default: True.
-    """
-
-    def __init__(self,
-                 guidance_dim: int = 3,
-                 key_dim: int = 32,
-                 radius: int = 3,
-                 fixup: bool = True) -> None:
-        super().__init__()
-        if int(radius) < 1:
-            raise ValueError(f'radius must be >= 1, got {radius}')
-        if int(key_dim) < 1:
-            raise ValueError(f'key_dim must be >= 1, got {key_dim}')
-        self.guidance_dim = int(guidance_dim)
-        self.key_dim = int(key_dim)
-        self.radius = int(radius)
-        self.diameter = 2 * self.radius + 1
-        taps = self.diameter**2
-
-        self.range_temp = nn.Parameter(torch.tensor(0.0))
-        self.range_proj = nn.Sequential(
-            nn.Conv2d(self.guidance_dim, self.key_dim, 1),
-            nn.GELU(),
-            nn.Dropout2d(0.1),
-            nn.Conv2d(self.key_dim, self.key_dim, 1),
-        )
-        self.fixup_proj: Optional[nn.Sequential] = None
-        if fixup:
-            self.fixup_proj = nn.Sequential(
-                nn.Conv2d(taps + self.guidance_dim, taps, 1),
-                nn.GELU(),
-                nn.Dropout2d(0.1),
-                nn.Conv2d(taps, taps, 1),
-            )
-        self.sigma_spatial = nn.Parameter(torch.tensor(1.0))
-
-    @property
-    def has_fixup(self) -> bool:
-        """Whether the stage applies the learned kernel fixup."""
-        return self.fixup_proj is not None
-
-    def temperature(self) -> Tensor:
-        """``tau = exp(range_temp)`` clamped to :data:`TEMPERATURE_RANGE`."""
-        return self.range_temp.exp().clamp(*TEMPERATURE_RANGE)
-
-    def spatial_kernel(self) -> Tensor:
-        """The spatial Gaussian ``[1, T, 1, 1]``."""
-        return gaussian_spatial_kernel(self.sigma_spatial, self.radius)
-
-    def normalized_kernel(self, guidance: Tensor) -> Tensor:
-        """Range x spatial kernel normalised over the taps (no fixup).
-
-        Args:
-            guidance (Tensor): guidance ``[B, guidance_dim, H, W]`` at the output size.
-
-        Returns:
-            Tensor: ``[B, T, H, W]``.
-        """
-        keys = self.range_proj(guidance)
-        kernel = range_kernel(keys, self.temperature(), self.radius) * self.spatial_kernel()
-        return kernel / kernel.sum(1, keepdim=True).clamp_min(1e-7)
-
-    def kernel(self, guidance: Tensor) -> Tensor:
-        """The per-pixel filter ``W`` ``[B, T, H, W]`` including the fixup (if any)."""
-        kernel = self.normalized_kernel(guidance)
-        if self.fixup_proj is not None:
-            kernel = kernel + 0.1 * self.fixup_proj(torch.cat([kernel, guidance], dim=1))
-        return kernel
-
-    def forward(self, source: Tensor, guidance: Tensor) -> Tensor:
-        """Upsample ``source`` to the guidance's size.
-
-        Args:
-            source (Tensor): features ``[B, C, h, w]``.
-            guidance (Tensor): image ``[B, guidance_dim, H, W]``, ``H, W > r``.
-
-        Returns:
-            Tensor: ``[B, C, H, W]``.
-        """
-        size = guidance.shape[-2:]
-        # bicubic to the guidance's size, reflect-padded by r, in one banded pass.
-        padded = bicubic_resize(source, tuple(size), pad=self.radius)
-        if self.fixup_proj is None:
-            return jbu_upsample(padded, self.range_proj(guidance), self.temperature(),
-                                self.sigma_spatial, self.radius)
-        return adaptive_conv(padded, self.kernel(guidance))
-
-    def extra_repr(self) -> str:
-        return (f'guidance_dim={self.guidance_dim}, key_dim={self.key_dim}, '
-                f'radius={self.radius}, fixup={self.has_fixup}')
 
 
 @UPSAMPLERS.register_module(name='JBUStack')
