@@ -155,8 +155,9 @@ def load_jbu_weights(stack: nn.Module,
     is loaded when the shapes match and otherwise keeps its initialisation.
 
     Args:
-        stack (nn.Module): a ``JBUStack`` (or ``JBUFused``: the checkpoint's
-            per-stage kernel fixups are then unused).
+        stack (nn.Module): a ``JBUStack`` (or ``JBUFused``, from weights trained
+            without stage fixups; weights with them are refused, see
+            ``JBUFused.from_jbu_stack`` for the documented approximate conversion).
         checkpoint (str | Mapping): a file (weights-only ``torch.load``) or a
             loaded checkpoint; anything :func:`convert_featup_state_dict`
             accepts (mmfeatup's ``upsampler.pth``, authors' checkpoints).
@@ -170,12 +171,21 @@ def load_jbu_weights(stack: nn.Module,
 
     Raises:
         ValueError: a stage entry is missing or has another shape (e.g. another
-            ``radius``, ``key_dim`` or guidance channels).
+            ``radius``, ``key_dim`` or guidance channels), or fixup-trained stages
+            meet a stack without fixups.
     """
     if isinstance(checkpoint, str):
         checkpoint = read_checkpoint(checkpoint)
     source = convert_featup_state_dict(checkpoint, prefix=prefix)
     target = stack.state_dict()
+    stage_fixups = sorted(k for k in source if re.match(r'up\d+\.fixup_proj\.', k))
+    if stage_fixups and not any(re.match(r'up\d+\.fixup_proj\.', k) for k in target):
+        raise ValueError(
+            f'checkpoint: these JBU stages were trained with their kernel fixups '
+            f'({stage_fixups[0]}, ...); {type(stack).__name__} has none and would run a '
+            'different, untrained-for filter (measured far worse than the trained JBUStack). '
+            'Load them into a JBUStack, or convert knowingly with '
+            'JBUFused.from_jbu_stack(JBUStack(..., checkpoint=PATH)).')
     selected: Dict[str, Tensor] = {}
     kept: List[str] = []
     for key, value in target.items():

@@ -71,9 +71,17 @@ def test_fewer_stages_and_fused(checkpoint):
     report = load_jbu_weights(short, path)
     assert any(k.startswith('up3.') for k in report['unused'])
     torch.testing.assert_close(short.up2.sigma_spatial, source.up2.sigma_spatial)
-    fused = JBUFused(16, checkpoint=path)  # the stage fixups have no place in JBUFused
+    # fixup-trained stages never load silently into JBUFused (a different filter) ...
+    with pytest.raises(ValueError, match=r'trained with their kernel fixups .* JBUFused has none'):
+        JBUFused(16, checkpoint=path)
+    # ... the documented, knowing conversion keeps everything else
+    fused = JBUFused.from_jbu_stack(JBUStack(16, checkpoint=path))
     torch.testing.assert_close(fused.up4.range_temp, source.up4.range_temp)
-    assert 'up1.fixup_proj.0.weight' in load_jbu_weights(JBUFused(16), path)['unused']
+    # weights of a JBUFused load into a JBUFused
+    saved = {k: v for k, v in fused.state_dict().items()}
+    again = JBUFused(16, checkpoint=None)
+    assert not load_jbu_weights(again, saved)['unused']
+    torch.testing.assert_close(again.up2.sigma_spatial, source.up2.sigma_spatial)
 
 
 def test_mismatches_are_clear_errors(checkpoint, tmp_path):

@@ -66,11 +66,14 @@ class JBUStack(BaseUpsampler):
 
     Output size: ``output_size`` per call, else ``scale_factor`` x the source
     size, else (``scale_factor=None``) the image size. Stages follow
-    :func:`plan_stage_sizes`; stage ``i`` (0-based) uses module ``up{i+1}``,
-    and a target that needs more than ``num_stages`` stages (x32 needs five)
-    reuses the last stage ``up{num_stages}`` for the extra steps, so the
-    authors' four-stage weights serve any ratio. Targets needing fewer stages
-    use the first ones. Each stage's guidance is the image average-pooled to
+    :func:`plan_stage_sizes`; stage ``i`` (0-based) uses module ``up{i+1}``.
+    A target that needs more than ``num_stages`` stages (x32, or x17, needs
+    five) is an error naming the fix (``num_stages=5``, or weights trained for
+    that stride), unless ``reuse_last_stage=True`` shares ``up{num_stages}``
+    for the extra steps: trained weights would then run at ratios they were
+    not trained for, which measures worse than bilinear x2 after the trained
+    stages (docs/benchmarks.md), so it is never done silently. Targets
+    needing fewer stages use the first ones. Each stage's guidance is the image average-pooled to
     that stage's output size (``adaptive_avg_pool2d``, as the authors; where a
     stage is larger than the image, the image is resized bilinearly instead).
     The image must not be smaller than the feature map. The result gets the
@@ -88,6 +91,8 @@ class JBUStack(BaseUpsampler):
         num_stages (int): stage modules ``up1..upN`` to create. Default: 4
             (the authors' layout).
         in_channels (int, optional): alias of ``feat_dim``.
+        reuse_last_stage (bool): run ``up{num_stages}`` again for targets that
+            need more stages. Default: False (an error).
         checkpoint (str, optional): weights of a trained JBU (e.g. the
             ``upsampler.pth`` of ``tools/train_upsampler.py``, or an authors'
             checkpoint) loaded with :func:`mmfeatup.utils.load_jbu_weights`:
@@ -111,6 +116,7 @@ class JBUStack(BaseUpsampler):
                  radius: int = 3,
                  num_stages: int = 4,
                  in_channels: Optional[int] = None,
+                 reuse_last_stage: bool = False,
                  checkpoint: Optional[str] = None) -> None:
         if feat_dim is None and in_channels is None:
             raise ValueError(f'{type(self).__name__}: give feat_dim (or in_channels)')
@@ -126,6 +132,7 @@ class JBUStack(BaseUpsampler):
         self.key_dim = int(key_dim)
         self.radius = int(radius)
         self.num_stages = int(num_stages)
+        self.reuse_last_stage = bool(reuse_last_stage)
         for index in range(self.num_stages):
             self.add_module(
                 f'up{index + 1}',
@@ -136,7 +143,7 @@ class JBUStack(BaseUpsampler):
             load_jbu_weights(self, checkpoint)
 
     def stage(self, index: int) -> JBULearnedRange:
-        """The module that runs stage ``index`` (0-based); the last one is reused."""
+        """The module that runs stage ``index`` (0-based); see ``reuse_last_stage``."""
         return getattr(self, f'up{min(index, self.num_stages - 1) + 1}')
 
     def stage_sizes(self, source_size: Sequence[int], output_size: Sequence[int]) -> List[Size]:
@@ -155,7 +162,14 @@ class JBUStack(BaseUpsampler):
         if size[0] < height or size[1] < width:
             raise ValueError(f'{name}: output_size {tuple(size)} is smaller than the source '
                              f'{(height, width)}; JBU only upsamples')
-        first = self.stage_sizes((height, width), size)[0]
+        plan = self.stage_sizes((height, width), size)
+        if len(plan) > self.num_stages and not self.reuse_last_stage:
+            raise ValueError(
+                f'{name}: output_size {tuple(size)} from {(height, width)} needs {len(plan)} '
+                f'stages but the stack has num_stages={self.num_stages}; build it with '
+                f'num_stages={len(plan)} (and weights trained for that ratio), or '
+                f'reuse_last_stage=True to run up{self.num_stages} again')
+        first = plan[0]
         if min(first) <= self.radius:
             raise ValueError(f'{name}: first stage output {first} must exceed the filter '
                              f'radius {self.radius} on both sides; source or output_size '

@@ -173,7 +173,7 @@ def test_stage_plan(source_size, output_size, stages):
     ((9, 7), (13, 11)),     # ratio < 2
 ])
 def test_any_output_size(source_size, output_size):
-    model = JBUStack(5).eval()
+    model = JBUStack(5, num_stages=5).eval()  # x32 and x16.7 need a fifth stage
     source = torch.randn(2, 5, *source_size)
     image = torch.rand(2, 3, 160, 144)
     with torch.no_grad():
@@ -182,13 +182,20 @@ def test_any_output_size(source_size, output_size):
     assert torch.isfinite(out).all()
 
 
-def test_x32_reuses_last_stage_and_num_stages():
+def test_x32_reuses_last_stage_only_when_asked_and_num_stages():
+    """Four trained stages never run a fifth time silently: x32 is an error naming the fix,
+    unless reuse_last_stage=True, which runs up4 again (checked against the definition)."""
     sd = authors_state_dict(3, seed=3, dtype=torch.float64)
-    model = JBUStack(3).double().eval()
-    model.load_state_dict(sd)
-    assert model.stage(4) is model.up4 and model.stage(0) is model.up1
     source = torch.randn(1, 3, 3, 3, dtype=torch.float64)
     image = torch.rand(1, 3, 96, 96, dtype=torch.float64)
+    strict = JBUStack(3).double().eval()
+    strict.load_state_dict(sd)
+    with pytest.raises(ValueError, match='needs 5 stages .* num_stages=4; build it with '
+                                         'num_stages=5'):
+        strict(source, image, output_size=96)
+    model = JBUStack(3, reuse_last_stage=True).double().eval()
+    model.load_state_dict(sd)
+    assert model.stage(4) is model.up4 and model.stage(0) is model.up1
     with torch.no_grad():
         out = model(source, image, output_size=96)
     ref = spec_stack(sd, source, image, [(6, 6), (12, 12), (24, 24), (48, 48), (96, 96)])
