@@ -80,27 +80,33 @@ def cost_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
     return lines
 
 
-def quality_table(names: Sequence[str], recon: Dict[str, Any], seg: Dict[str, Any]) -> List[str]:
-    """The quality table: reconstruction and segmentation results per upsampler.
+def quality_table(names: Sequence[str], recon: Dict[str, Any], seg: Dict[str, Any],
+                  probe: Optional[Dict[str, Any]] = None) -> List[str]:
+    """The quality table: reconstruction, linear-probe and segmentation results per upsampler.
 
     Args:
         names (Sequence[str]): the rows, in order.
         recon (dict): reconstruction results by name.
         seg (dict): segmentation results by name.
+        probe (dict, optional): linear-probe results by name.
 
     Returns:
         list[str]: header, separator and one line per name.
     """
+    probe = probe or {}
     lines = ['| upsampler | recon rel-MSE (lower better) | recon cosine | train s/seed | '
-             'seg mIoU | seg boundary F | seg s/seed |', '|---|---|---|---|---|---|---|']
+             'probe mIoU | probe pixel acc | seg mIoU | seg boundary F | seg s/seed |',
+             '|---|---|---|---|---|---|---|---|---|']
     for name in names:
-        r, s = recon.get(name, {}), seg.get(name, {})
+        r, s, p = recon.get(name, {}), seg.get(name, {}), probe.get(name, {})
         recon_mse = r.get('error') and f'failed: {r["error"]}' or _pm(r.get('rel_mse', []), 4)
         if r and not r.get('error') and r.get('trained') is False:
             recon_mse += ' (no params)'
         seg_miou = s.get('error') and f'failed: {s["error"]}' or _pm(s.get('mIoU', []), 2)
+        probe_miou = p.get('error') and f'failed: {p["error"]}' or _pm(p.get('mIoU', []), 2)
         lines.append(f'| {name} | {recon_mse} | {_pm(r.get("cos", []), 4)} | '
                      f'{_mean_cell(r.get("seconds", []))} | '
+                     f'{probe_miou} | {_pm(p.get("acc", []), 2)} | '
                      f'{seg_miou} | {_pm(s.get("bF", []), 2)} | '
                      f'{_mean_cell(s.get("seconds", []))} |')
     return lines
@@ -143,7 +149,8 @@ def results_markdown(command: str, env: Dict[str, Any], variants: Dict[str, Dict
              '## Cost\n', *cost_table(cost), '']
     if quality and (quality['recon'] or quality['seg']):
         lines += ['## Quality\n', quality['note'] + ' Values: mean ± sample std over seeds.\n',
-                  *quality_table(quality['names'], quality['recon'], quality['seg']), '']
+                  *quality_table(quality['names'], quality['recon'], quality['seg'],
+                                quality.get('probe')), '']
     return lines
 
 

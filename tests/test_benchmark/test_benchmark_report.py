@@ -23,11 +23,14 @@ def test_quality_table():
     recon = dict(Bilinear=dict(rel_mse=[0.5], cos=[0.9], seconds=[1.0], trained=False),
                  JBUStack=dict(error='RuntimeError: boom'))
     seg = dict(Bilinear=dict(mIoU=[30.0, 32.0], bF=[20.0, 20.0], seconds=[10.0, 12.0]))
-    lines = quality_table(['Bilinear', 'JBUStack'], recon, seg)
+    probe = dict(JBUStack=dict(mIoU=[40.0, 42.0], acc=[80.0, 80.0]))
+    lines = quality_table(['Bilinear', 'JBUStack'], recon, seg, probe)
+    assert lines[0].startswith('| upsampler | recon rel-MSE') and 'probe mIoU' in lines[0]
     assert lines[2] == ('| Bilinear | 0.5000 ± 0.0000 (n=1) (no params) | '
-                        '0.9000 ± 0.0000 (n=1) | 1 | 31.00 ± 1.41 (n=2) | '
+                        '0.9000 ± 0.0000 (n=1) | 1 | - | - | 31.00 ± 1.41 (n=2) | '
                         '20.00 ± 0.00 (n=2) | 11 |')
-    assert lines[3] == '| JBUStack | failed: RuntimeError: boom | - | - | - | - | - |'
+    assert lines[3] == ('| JBUStack | failed: RuntimeError: boom | - | - | 41.00 ± 1.41 (n=2) | '
+                        '80.00 ± 0.00 (n=2) | - | - | - |')
 
 
 def test_results_markdown_and_files(tmp_path):

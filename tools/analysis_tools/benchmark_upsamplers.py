@@ -58,7 +58,8 @@ import torch
 
 from mmfeatup.benchmark.cost import measure_cost
 from mmfeatup.benchmark.plot import plot
-from mmfeatup.benchmark.quality_recon import run_recon
+from mmfeatup.benchmark.quality_probe import run_probe
+from mmfeatup.benchmark.quality_recon import ensure_photos, run_recon
 from mmfeatup.benchmark.quality_seg import default_seg_config, run_seg
 from mmfeatup.benchmark.report import environment, results_markdown, write_results
 from mmfeatup.benchmark.specs import (DEFAULT_SEG, REPO, parse_size, parse_variant,
@@ -78,7 +79,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
                         help='auto: CPU, and CUDA too when present')
     parser.add_argument('--repeats', type=int, default=5, help='timed repeats (median)')
-    parser.add_argument('--quality', choices=['none', 'recon', 'seg', 'all'], default='none')
+    parser.add_argument('--quality', choices=['none', 'recon', 'probe', 'seg', 'all'],
+                        default='none')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
                         help='training seeds of the quality runs')
     parser.add_argument('--iters', type=int, default=20,
@@ -94,6 +96,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--featurizer-stride', type=int, default=16)
     parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
                         help='folder with train/ and heldout/ photos (made when missing)')
+    parser.add_argument('--probe-data-root', default=osp.join(REPO, 'data', 'ade_demo'),
+                        help='labelled ADE20K-format data of the linear probe (default: the demo '
+                        'set, made when missing; any ADE20K data_root works)')
+    parser.add_argument('--probe-size', type=int, default=128, help='image side of the probe')
+    parser.add_argument('--probe-steps', type=int, default=300, help='Adam steps per probe')
     parser.add_argument('--seg-config', default=None,
                         help='a FeatUpNeck config (default: configs/demo/'
                         'effnet-lite0_jbu_ade-demo-128x128.py)')
@@ -149,7 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     command = 'python tools/analysis_tools/benchmark_upsamplers.py ' + ' '.join(
         sys.argv[1:] if argv is None else argv)
     cost: List[Dict[str, Any]] = []
-    quality: Dict[str, Any] = dict(names=names, recon={}, seg={}, note='')
+    quality: Dict[str, Any] = dict(names=names, recon={}, seg={}, probe={}, note='')
     recon, seg, notes = quality['recon'], quality['seg'], dict(seg='not run')
 
     def save(final: bool = False) -> None:
@@ -159,10 +166,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                       f'{args.lr}) per seed, seeds {args.seeds}, held-out photos '
                       f'`{args.photos}/heldout`, {args.views} views each (same views for all). '
                       if recon else 'Reconstruction: not run. ')
-        quality['note'] = f'{recon_note}Segmentation: {notes["seg"]}.'
+        probe_note = (f'Linear probe: `{args.probe_data_root}`, {args.probe_size}px, '
+                      f'{args.probe_steps} Adam steps per probe, upsamplers trained as in recon. '
+                      if quality['probe'] else '')
+        quality['note'] = f'{recon_note}{probe_note}Segmentation: {notes["seg"]}.'
         lines = results_markdown(command, env, variants, cost, quality, final)
         write_results(args.out, lines, dict(env=env, command=command, final=final, cost=cost,
-                                            recon=recon, seg=seg))
+                                            recon=recon, seg=seg, probe=quality['probe']))
         if final:
             print('\n'.join(lines))
 
@@ -181,6 +191,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         run_recon(ordered, args.seeds, args.iters, args.photos, args.featurizer, args.recon_crop,
                   args.views, args.recon_batch, args.featurizer_stride, progress, recon, save,
                   variants, args.lr)
+        progress.close()
+
+    if args.quality in ('probe', 'all'):
+        from mmfeatup.datasets.ade_demo import ensure_ade_demo
+        if osp.abspath(args.probe_data_root) == osp.join(REPO, 'data', 'ade_demo'):
+            ensure_ade_demo(args.probe_data_root)
+        progress = Progress(len(names), 'probe')
+        run_probe(ordered, args.seeds, args.iters, ensure_photos(args.photos)[0], args.featurizer,
+                  args.probe_data_root, args.probe_size, progress, quality['probe'], save,
+                  variants, args.lr, args.recon_batch, args.probe_steps,
+                  stride=args.featurizer_stride)
         progress.close()
 
     if args.quality in ('seg', 'all'):
