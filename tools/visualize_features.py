@@ -48,6 +48,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         '(the upsampler\'s keys under any prefix) or a FeatUp Lightning .ckpt')
     parser.add_argument('--compare', nargs='*', default=[],
                         help='more (parameter-free) upsamplers shown beside, e.g. Bilinear')
+    parser.add_argument('--implicit-steps', type=int, default=0,
+                        help='also fit implicit FeatUp to the image for this many steps and show '
+                        'it last (0: no implicit panel)')
     parser.add_argument('--size', type=int, default=224,
                         help='shorter image side after resizing (default 224)')
     parser.add_argument('--no-crop', action='store_true',
@@ -172,13 +175,22 @@ def run(args: argparse.Namespace) -> str:
     else:
         state = 'parameter-free'
     outputs = [up.eval()(lowres, guidance, output_size=size) for up in upsamplers]
+    h, w = lowres.shape[-2:]
+    labels = [f'{name} x{size[0] / h:g} ({state if i == 0 else "parameter-free"})'
+              for i, name in enumerate(names)]
+    # the baselines first, then the upsampler shown, then implicit FeatUp
+    outputs, labels = outputs[1:] + outputs[:1], labels[1:] + labels[:1]
+    if args.implicit_steps > 0:
+        from mmfeatup.apis import fit_implicit, query_implicit
+        with torch.enable_grad():
+            fitted, _ = fit_implicit(image, featurizer, steps=args.implicit_steps, seed=0)
+        outputs.append(query_implicit(fitted, size))
+        labels.append(f'implicit FeatUp ({args.implicit_steps} steps on this image)')
 
     colours, _ = pca_to_rgb([lowres] + outputs)
-    h, w = lowres.shape[-2:]
     panels = [(f'image {size[0]}x{size[1]}', image[0]),
               (f'low-res features {h}x{w} (stride {size[0] // h})', colours[0][0])]
-    panels += [(f'{name} x{size[0] / h:g} ({state if i == 0 else "parameter-free"})',
-                colour[0]) for i, (name, colour) in enumerate(zip(names, colours[1:]))]
+    panels += [(label, colour[0]) for label, colour in zip(labels, colours[1:])]
     title = args.title or (f'{args.featurizer}: {lowres.shape[1]}-d features, one PCA -> RGB '
                            f'shared by all panels; {args.upsampler} {state}')
     return save_feature_figure(panels, args.out, title=title)

@@ -27,6 +27,13 @@ def test_tool_writes_png_with_checkpoint(tool, tmp_path):
     assert path == str(out)
     with Image.open(out) as img:
         assert img.size[0] > 3 * img.size[1]  # four panels side by side
+        four = img.size[0]
+    # plus implicit FeatUp fitted to the image: a fifth panel
+    tool.main(['skimage:astronaut', '--featurizer', 'resnet18', '--size', '64',
+               '--featurizer-options', 'out_index=2', '--checkpoint', str(ckpt),
+               '--compare', 'Bilinear', '--implicit-steps', '2', '--out', str(out)])
+    with Image.open(out) as img:
+        assert img.size[0] > four
     loaded = JBUStack(128)
     tool.load_upsampler_weights(loaded, str(ckpt))
     assert loaded.up1.range_temp.item() == pytest.approx(1.5)
