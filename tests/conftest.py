@@ -74,3 +74,55 @@ def fresh_python() -> Callable[..., str]:
         return out.stdout
 
     return _run
+
+
+@pytest.fixture(scope='session')
+def gradcheck_upsampler() -> Callable[..., bool]:
+    """``gradcheck_upsampler(model, channels)``: float64 ``gradcheck`` of ``model(source,
+    guidance, output_size=(3, 5))`` in both inputs (source ``[1, C, 2, 3]``, image
+    ``[1, 3, 3, 5]``); the model is switched to float64 and eval mode."""
+
+    def _check(model, channels: int, seed: int = 0) -> bool:
+        gen = torch.Generator().manual_seed(seed)
+        model = model.double().eval()
+        source = torch.randn(1, channels, 2, 3, dtype=torch.float64, generator=gen,
+                             requires_grad=True)
+        guidance = torch.rand(1, 3, 3, 5, dtype=torch.float64, generator=gen,
+                              requires_grad=True)
+        return torch.autograd.gradcheck(lambda s, g: model(s, g, output_size=(3, 5)),
+                                        (source, guidance), eps=1e-6, atol=1e-5, fast_mode=True)
+
+    return _check
+
+
+@pytest.fixture(scope='session')
+def random_state() -> Callable[..., dict]:
+    """``random_state({key: shape})``: a seeded state dict of standard-normal tensors (what an
+    official implementation's checkpoint looks like, for strict-loading tests)."""
+
+    def _make(shapes: dict, seed: int = 0) -> dict:
+        gen = torch.Generator().manual_seed(seed)
+        return {key: torch.randn(shape, generator=gen) for key, shape in shapes.items()}
+
+    return _make
+
+
+@pytest.fixture(scope='session')
+def official_cross_decode_shapes() -> Callable[..., dict]:
+    """``official_cross_decode_shapes(qk, vdim=None)``: key -> shape of the JAFAR/AnyUp
+    authors' ``cross_decode`` block (an ``nn.MultiheadAttention`` with packed or separate
+    projections, RMS norms of queries and keys, the 3x3 query conv)."""
+    from torch import nn
+
+    def _shapes(qk: int, vdim=None) -> dict:
+        mha = nn.MultiheadAttention(qk, 4, vdim=vdim, batch_first=True)
+        shapes = {f'cross_decode.cross_attn.attention.{key}': tuple(value.shape)
+                  for key, value in mha.state_dict().items()}
+        shapes['cross_decode.cross_attn.norm_q.weight'] = (qk, )
+        shapes['cross_decode.cross_attn.norm_k.weight'] = (qk, )
+        if vdim is not None:
+            shapes['cross_decode.cross_attn.norm_v.weight'] = (vdim, )
+        shapes['cross_decode.conv2d.weight'] = (qk, qk, 3, 3)
+        return shapes
+
+    return _shapes

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -60,7 +61,7 @@ def _fit(model: ImplicitFeatUpFitter, image01: Tensor, steps: int, lr: float, se
                                checkpoint=None),
             log_level='INFO' if log_interval else 'WARNING', randomness=dict(seed=seed),
             default_scope='mmseg', env_cfg=dict(dist_cfg=dict(backend='gloo')),
-            experiment_name=f'fit_implicit_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}')
+            experiment_name=f'fit_implicit_seed{seed}_{uuid.uuid4().hex[:12]}')
         runner.train()
         return [float(v) for v in runner.message_hub.get_scalar('train/loss').data[0]]
 

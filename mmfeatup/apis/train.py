@@ -11,6 +11,7 @@ import os
 import os.path as osp
 import tempfile
 import time
+import uuid
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -65,7 +66,7 @@ def featup_runner_kwargs(image_dir: str, iters: int, seed: int, batch_size: int,
                 env_cfg=dict(cfg.env_cfg, dist_cfg=dict(backend='gloo')),
                 log_processor=cfg.log_processor, log_level='INFO' if log_interval else 'WARNING',
                 randomness=dict(seed=seed), default_scope=cfg.default_scope,
-                experiment_name=f'train_upsampler_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}')
+                experiment_name=f'train_upsampler_seed{seed}_{uuid.uuid4().hex[:12]}')
 
 
 def train_upsampler(upsampler_cfg: Dict[str, Any],

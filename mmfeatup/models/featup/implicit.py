@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import ChannelNorm
+from ..layers.fourier import coordinate_inputs, scaled_by_frequencies
 
 
 def minmax_scale(image: Tensor) -> Tensor:
@@ -38,8 +39,6 @@ class FourierFeatures(nn.Module):
         self.n_freqs = int(n_freqs)
         self.color_feats = color_feats
         self.in_dims = 5 if color_feats else 2
-        self.register_buffer('freqs', torch.exp(torch.linspace(-2, 10, self.n_freqs)),
-                             persistent=False)
         self.phase = nn.Parameter(torch.randn(self.n_freqs, self.in_dims) * 0.1)
 
     @property
@@ -48,12 +47,8 @@ class FourierFeatures(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         """``[B, 3, H, W]`` scaled image -> ``[B, out_channels, H, W]``."""
-        b, _, h, w = image.shape
-        ys = torch.linspace(-1, 1, h, device=image.device, dtype=image.dtype)
-        xs = torch.linspace(-1, 1, w, device=image.device, dtype=image.dtype)
-        grid = torch.stack(torch.meshgrid(ys, xs, indexing='ij'))[None].expand(b, -1, -1, -1)
-        inputs = torch.cat([grid, image], 1) if self.color_feats else grid
-        angles = inputs[:, None] * self.freqs.view(1, -1, 1, 1, 1).to(image)  # [B, F, D, H, W]
+        angles = scaled_by_frequencies(coordinate_inputs(image, self.color_feats),
+                                       self.n_freqs, torch.float32)  # [B, F, D, H, W]
         angles = angles + self.phase.view(1, self.n_freqs, self.in_dims, 1, 1)
         feats = [torch.sin(angles).flatten(1, 2), torch.cos(angles).flatten(1, 2)]
         if self.color_feats:

@@ -1,25 +1,23 @@
 """FeatUp's multi-view reconstruction training of an upsampler, as an mmengine model."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import Tensor
 
-from mmfeatup.registry import MODELS, build_upsampler
-from ..featurizers import build_featurizer
+from mmfeatup.registry import MODELS
 from .downsamplers import build_downsampler
-from .evaluation import multiview_reconstruction
 from .jitter import apply_jitter, sample_jitter
 from .losses import SampledCRFLoss, tv_loss
 from .projection import project, random_projection
+from .trainer_base import UpsamplerTrainerBase
 from .uncertainty import ScaleNet, uncertainty_loss
 
 
 @MODELS.register_module()
-class FeatUpUpsamplerTrainer(BaseModel):
+class FeatUpUpsamplerTrainer(UpsamplerTrainerBase):
     """Train any registered upsampler for a frozen featurizer (FeatUp's multi-view loss, docs/design.md section 1).
 
     Per batch: ``lr = f(x)``, ``hr = upsampler(lr, f.normalize(x))`` at the image
@@ -75,55 +73,23 @@ class FeatUpUpsamplerTrainer(BaseModel):
                  eval_seed: int = 0,
                  data_preprocessor: Optional[Dict[str, Any]] = None,
                  init_cfg: Optional[Dict[str, Any]] = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if n_jitters < 1:
             raise ValueError(f'n_jitters must be >= 1, got {n_jitters}')
         if proj_dim is not None and proj_dim < 1:
             raise ValueError(f'proj_dim must be >= 1 or None, got {proj_dim}')
-        self.featurizer = build_featurizer(featurizer)
+        super().__init__(featurizer, upsampler, eval_views, eval_seed, max_pad, max_zoom,
+                         data_preprocessor, init_cfg)
         channels = int(self.featurizer.channels)
-        self.upsampler = build_upsampler(upsampler, in_channels=channels, guidance_channels=3)
-        up_channels = getattr(self.upsampler, 'in_channels', channels)
-        if up_channels != channels:
-            raise ValueError(f'upsampler in_channels={up_channels} but the featurizer gives '
-                             f'{channels} channels')
         self.downsampler = build_downsampler(downsampler or dict(type='attention'), channels,
-                                             int(self.featurizer.stride))
+                                             self.stride)
         self.scale_net = ScaleNet(channels) if predicted_uncertainty else None
         self.crf = SampledCRFLoss(**(crf_cfg or {}))
         self.n_jitters = int(n_jitters)
-        self.max_pad = int(max_pad)
-        self.max_zoom = float(max_zoom)
         self.use_flips = use_flips
         self.proj_dim = proj_dim
         self.crf_weight = float(crf_weight)
         self.tv_weight = float(tv_weight)
         self.upsample_per_view = bool(upsample_per_view)
-        self.eval_views = int(eval_views)
-        self.eval_seed = int(eval_seed)
-
-    @staticmethod
-    def _stack(inputs: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-        images = inputs if isinstance(inputs, Tensor) else torch.stack(list(inputs))
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f'inputs must be images [B, 3, H, W], got {tuple(images.shape)}')
-        return images.float()
-
-    def upsample(self, images01: Tensor, lr: Optional[Tensor] = None) -> Tensor:
-        """Upsampled features at the image size.
-
-        Args:
-            images01 (Tensor): ``[B, 3, H, W]`` in ``[0, 1]``.
-            lr (Tensor, optional): the featurizer's features if already computed.
-
-        Returns:
-            Tensor: ``[B, C, H, W]``.
-        """
-        if lr is None:
-            with torch.no_grad():
-                lr = self.featurizer(images01)
-        guidance = self.featurizer.normalize(images01)
-        return self.upsampler(lr, guidance, output_size=tuple(images01.shape[-2:]))
 
     def loss(self, images01: Tensor) -> Dict[str, Tensor]:
         """The training losses of one batch (summed by mmengine)."""
@@ -165,38 +131,3 @@ class FeatUpUpsamplerTrainer(BaseModel):
         losses['loss_rec'] = rec / self.n_jitters
         return losses
 
-    def predict(self, images01: Tensor) -> List[Dict[str, float]]:
-        """Held-out multi-view reconstruction error per image (fixed area
-        downsampler, ``eval_views`` views from ``eval_seed``), with bilinear
-        upsampling of the same features as a reference."""
-        generator = torch.Generator().manual_seed(self.eval_seed)
-        state = generator.get_state()
-        ours = multiview_reconstruction(lambda lr, img: self.upsample(img, lr), self.featurizer,
-                                        images01, self.eval_views, generator, self.max_pad,
-                                        self.max_zoom)
-        generator.set_state(state)
-        size = tuple(images01.shape[-2:])
-        base = multiview_reconstruction(
-            lambda lr, img: F.interpolate(lr, size=size, mode='bilinear', align_corners=False),
-            self.featurizer, images01, self.eval_views, generator, self.max_pad, self.max_zoom)
-        results = []
-        for i in range(images01.shape[0]):
-            results.append(dict(rel_mse=float(ours['rel_mse'][i]), cos=float(ours['cos'][i]),
-                                bilinear_rel_mse=float(base['rel_mse'][i]),
-                                bilinear_cos=float(base['cos'][i])))
-        return results
-
-    def forward(self, inputs: Union[Tensor, Sequence[Tensor]], data_samples: Any = None,
-                mode: str = 'tensor',
-                **meta: Any) -> Union[Dict[str, Tensor], List[Dict[str, float]], Tensor]:
-        """mmengine entry point: ``mode`` is ``'loss'``, ``'predict'`` or ``'tensor'``;
-        other batch keys (``img_path``) are ignored."""
-        images = self._stack(inputs)
-        if mode == 'loss':
-            return self.loss(images)
-        if mode == 'predict':
-            with torch.no_grad():
-                return self.predict(images)
-        if mode == 'tensor':
-            return self.upsample(images)
-        raise ValueError(f'mode must be "loss", "predict" or "tensor", got {mode!r}')

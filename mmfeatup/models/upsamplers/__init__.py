@@ -16,6 +16,10 @@ from .sapa import SAPAUpsampler
 from .fade import FADEUpsampler
 from .dysample import DySampleUpsampler
 from .ifa import IFAUpsampler
+from .image_query_attention import ImageQueryAttentionUpsampler
+from .jafar import JAFARUpsampler
+from .anyup import AnyUpUpsampler
+from .loftup import LoftUpUpsampler
 
 __all__ = [
     'ResizeConvUpsampler', 'PixelShuffleUpsampler', 'DeconvUpsampler', 'CARAFEUpsampler',
@@ -24,4 +28,5 @@ __all__ = [
     'BaseUpsampler', 'FixedRatioUpsampler', 'resize_guidance', 'to_size', 'check_odd',
     'check_groups', 'design_scale',
     'NearestUpsampler', 'BilinearUpsampler', 'BicubicUpsampler',
+    'ImageQueryAttentionUpsampler', 'JAFARUpsampler', 'AnyUpUpsampler', 'LoftUpUpsampler',
 ]

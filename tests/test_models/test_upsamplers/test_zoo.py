@@ -79,6 +79,25 @@ def test_any_output_size_or_a_clear_error(name, scale, size):
     assert torch.isfinite(out).all()
 
 
+#: the attention upsamplers, small, for the guidance-size cases below
+ATTENTION = dict(JAFAR=dict(qk_dim=16), AnyUp=dict(qk_dim=16), LoftUp=dict(n_freqs=4))
+
+
+@pytest.mark.parametrize('name', sorted(ATTENTION))
+@pytest.mark.parametrize('source_size,size,guidance_size', [
+    ((3, 5), (7, 11), (7, 11)),      # non-integer ratio, odd
+    ((3, 5), (7, 11), (20, 31)),     # guidance larger than the output
+    ((3, 5), (12, 20), (4, 6)),      # guidance smaller than the output
+    ((1, 4), (5, 9), (5, 9)),        # a 1-pixel axis (3x3 reflect convs fall back)
+])
+def test_attention_upsamplers_take_any_guidance_size(name, source_size, size, guidance_size):
+    model = build_upsampler(dict(type=name, **ATTENTION[name]), in_channels=8).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 8, *source_size), torch.rand(2, 3, *guidance_size),
+                    output_size=size)
+    assert out.shape == (2, 8, *size) and torch.isfinite(out).all()
+
+
 @pytest.mark.parametrize('name', NAMES)
 def test_gradients_reach_inputs_and_every_parameter(name):
     # x16 so that multi-stage modules (JBUStack's up1..up4, PixelShuffle) use every stage
