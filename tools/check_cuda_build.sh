@@ -59,7 +59,7 @@ fi
 # The CUDA kernels must be in the library: look for a CUDA entry point among the defined
 # symbols (written to a file first: `nm | grep -q` under pipefail fails on SIGPIPE).
 nm -C --defined-only "${so}" > "${BUILD_DIR}/symbols.txt"
-if ! grep 'range_kernel_forward_cuda' "${BUILD_DIR}/symbols.txt" > /dev/null; then
+if ! grep -E 'mmfeatup::(range_kernel_cuda|jbu_upsample_backward_cuda)\(' "${BUILD_DIR}/symbols.txt" > /dev/null; then
   echo "check_cuda_build: FAILED, ${so} has no CUDA kernels" >&2
   exit 1
 fi

@@ -3,18 +3,19 @@
 #
 # Builds mmfeatup._ext (CPU + CUDA kernels) against the torch that `python` finds, into a
 # separate build directory (an in-place mmfeatup/_ext*.so is left alone), then runs
-# tools/gpu_selftest.py with that library. Needs only python with torch (CUDA build) and
+# tools/gpu_selftest with that library. Needs only python with torch (CUDA build) and
 # numpy, nvcc and a C++ compiler: no network, no venv, no mmengine/mmseg (the checks import
 # mmfeatup.ops with those blocked; if that fails they load the library files directly).
 #
-# Usage:  bash tools/gpu_selftest.sh [python]        (default: $PYTHON, else python3)
+# Usage:  bash tools/gpu_selftest.sh [python]        (default: $PYTHON, else the repository's
+#         .venv/bin/python when it exists, else python3)
 # Env:    CUDA_HOME (default: /usr/local/cuda, else the nvcc on PATH)
 #         TORCH_CUDA_ARCH_LIST (default: the visible GPU's compute capability, e.g. "9.0")
 #         MMFEATUP_SELFTEST_BUILD_DIR (default: /tmp/mmfeatup-gpu-selftest; kept, so a
 #         second run only recompiles changed sources), MAX_JOBS (default: nproc)
 #         SKIP_BUILD=1 uses the library already built in that directory (or, if none, the
 #         importable mmfeatup._ext)
-#         Extra arguments after the python are passed to gpu_selftest.py (see its --help),
+#         Extra arguments after the python are passed to tools/gpu_selftest (see its --help),
 #         e.g. --skip-large, --skip-timing.
 # Output: one line per check, "PASS <name> ..." / "FAIL <name> ..." / "SKIP <name> <reason>",
 #         plus "INFO" lines (versions, timing table) and a final "SUMMARY" line.
@@ -27,7 +28,9 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${1:-${PYTHON:-python3}}"
+DEFAULT_PYTHON=python3
+[ -x "${ROOT}/.venv/bin/python" ] && DEFAULT_PYTHON="${ROOT}/.venv/bin/python"
+PYTHON="${1:-${PYTHON:-${DEFAULT_PYTHON}}}"
 shift || true
 cd "${ROOT}"
 
@@ -37,7 +40,7 @@ if ! "${PYTHON}" -c 'import torch, numpy' 2>/dev/null; then
 fi
 if ! "${PYTHON}" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   echo "INFO no CUDA GPU visible to ${PYTHON} (torch $("${PYTHON}" -c 'import torch; print(torch.__version__)')): running the CPU-only checks, skipping the build"
-  "${PYTHON}" tools/gpu_selftest.py --cpu-only "$@"
+  "${PYTHON}" tools/gpu_selftest --cpu-only "$@"
   rc=$?
   [ "${rc}" -eq 0 ] && rc=3
   exit "${rc}"
@@ -91,4 +94,4 @@ elif [ "${SKIP_BUILD:-0}" != "1" ]; then
   echo "FAIL build: no _ext*.so under ${BUILD_DIR}/lib"
   exit 2
 fi
-exec "${PYTHON}" tools/gpu_selftest.py ${EXT_ARGS[@]+"${EXT_ARGS[@]}"} "$@"
+exec "${PYTHON}" tools/gpu_selftest ${EXT_ARGS[@]+"${EXT_ARGS[@]}"} "$@"

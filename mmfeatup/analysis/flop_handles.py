@@ -131,7 +131,8 @@ OP_FLOP_HANDLES: Mapping[str, Handle] = MappingProxyType({
 })
 
 #: Ops of the namespace without a handle: they run only in autograd's backward.
-UNTRACED_OPS: Tuple[str, ...] = ('adaptive_conv_backward', 'range_kernel_backward')
+UNTRACED_OPS: Tuple[str, ...] = ('adaptive_conv_backward', 'range_kernel_backward',
+                                 'jbu_upsample_backward')
 
 
 def _spellings(name: str) -> Tuple[str, str]:

@@ -1,7 +1,8 @@
 """The mmfeatup JBU ops (compiled ``torch.ops.mmfeatup`` kernels with a PyTorch fallback).
 
-Importing this package has no side effects: the extension ``mmfeatup._ext`` is
-loaded on first use. ``backend()`` says which implementation is live.
+Importing this package loads the extension ``mmfeatup._ext`` (so ``torch.ops.mmfeatup.*``
+exist, with autograd and fake kernels), or warns once and falls back to the reference.
+``backend()`` says which implementation is live.
 """
 from .functional import adaptive_conv, jbu_upsample, range_kernel
 from .loader import backend, load_extension
@@ -13,3 +14,5 @@ __all__ = [
     'adaptive_conv_reference', 'range_kernel_reference', 'spatial_kernel_reference',
     'jbu_upsample_reference'
 ]
+
+load_extension()

@@ -1,13 +1,14 @@
-"""Lazy loading of the compiled extension ``mmfeatup._ext`` and backend selection.
+"""Loading of the compiled extension ``mmfeatup._ext`` and backend selection.
 
-Nothing happens at import time. The first op call (or :func:`backend`) imports
-``mmfeatup._ext``, which registers the ``torch.ops.mmfeatup`` library; the fake
-kernels and autograd formulas are then registered from Python
-(:mod:`mmfeatup.ops.library`). If the extension cannot be imported, the ops fall
-back to the pure-PyTorch reference with one warning per process.
+``import mmfeatup.ops`` resolves the backend: it imports ``mmfeatup._ext``, which
+registers the ``torch.ops.mmfeatup`` library (schemas, CPU/CUDA kernels, autograd), and
+registers the fake kernels from Python (:mod:`mmfeatup.ops.library`). If the extension
+cannot be imported, the ops fall back to the pure-PyTorch reference with one warning per
+process.
 
-Set ``MMFEATUP_OPS_BACKEND=reference`` (read once, at first use) to force the
-reference implementation, e.g. for benchmarks or tests.
+Set ``MMFEATUP_OPS_BACKEND=reference`` (read when the backend is resolved) to force the
+reference implementation, e.g. for benchmarks or tests; the library is still loaded
+(silently, if it can be) so that ``torch.ops.mmfeatup`` exists.
 """
 from __future__ import annotations
 
@@ -32,13 +33,11 @@ def _import_extension() -> ModuleType:
 
 def _resolve() -> object:
     global _EXTENSION, _WARNED
-    if os.environ.get(ENV_BACKEND, '').strip().lower() == 'reference':
-        _EXTENSION = False
-        return _EXTENSION
+    forced_reference = os.environ.get(ENV_BACKEND, '').strip().lower() == 'reference'
     try:
         extension = _import_extension()
     except ImportError as error:
-        if not _WARNED:
+        if not _WARNED and not forced_reference:
             warnings.warn(
                 'mmfeatup.ops: the compiled extension mmfeatup._ext is not available '
                 f'({error}); falling back to the pure-PyTorch reference ops (slower, more '
@@ -51,7 +50,7 @@ def _resolve() -> object:
         return _EXTENSION
     from .library import register_python_parts
     register_python_parts()
-    _EXTENSION = extension
+    _EXTENSION = False if forced_reference else extension
     return _EXTENSION
 
 

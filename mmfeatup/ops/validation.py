@@ -77,6 +77,19 @@ def radius_of_taps(op: str, taps: int) -> int:
     return diameter // 2
 
 
+def check_padded(op: str, padded: tuple, target: tuple, radius: int, what: str) -> None:
+    """Check the ``(name, tensor)`` pair ``padded`` has the batch of ``target`` and its
+    spatial size plus ``2 * radius``."""
+    (name, tensor), (target_name, like) = padded, target
+    if tensor.shape[0] != like.shape[0]:
+        raise ValueError(f'{op}: batch size mismatch: {name} has B={tensor.shape[0]}, '
+                         f'{target_name} has B={like.shape[0]}')
+    expected = (like.shape[2] + 2 * radius, like.shape[3] + 2 * radius)
+    if tuple(tensor.shape[2:]) != expected:
+        raise ValueError(f'{op}: {name} spatial size {tuple(tensor.shape[2:])} must be the '
+                         f'{target_name}\' (H+2r, W+2r) = {expected} for {what}')
+
+
 def adaptive_conv_weights(input: object, weights: object) -> Tensor:
     """Validate ``adaptive_conv`` arguments; return the weights as ``[B, T, H, W]``.
 
@@ -94,14 +107,8 @@ def adaptive_conv_weights(input: object, weights: object) -> Tensor:
     check_tensor(op, 'weights', weights, 4, '[B,T,H,W] (or the authors\' [B,H,W,d,d])')
     check_same(op, 'input', [('input', input), ('weights', weights)])
     radius = radius_of_taps(op, weights.shape[1])
-    if input.shape[0] != weights.shape[0]:
-        raise ValueError(f'{op}: batch size mismatch: input has B={input.shape[0]}, weights '
-                         f'has B={weights.shape[0]}')
-    expected = (weights.shape[2] + 2 * radius, weights.shape[3] + 2 * radius)
-    if tuple(input.shape[2:]) != expected:
-        raise ValueError(f'{op}: input spatial size {tuple(input.shape[2:])} must be the '
-                         f'weights\' (H+2r, W+2r) = {expected} for radius r={radius} '
-                         f'(T={weights.shape[1]})')
+    check_padded(op, ('input', input), ('weights', weights), radius,
+                 f'radius r={radius} (T={weights.shape[1]})')
     return weights
 
 
@@ -122,11 +129,6 @@ def jbu_upsample_args(source_padded: object, keys: object, temperature: object, 
     check_tensor(op, 'source_padded', source_padded, 4, '[B,C,H+2r,W+2r]')
     check_scalar_tensor(op, 'sigma', sigma)
     check_same(op, 'keys', [('keys', keys), ('source_padded', source_padded), ('sigma', sigma)])
-    if source_padded.shape[0] != keys.shape[0]:
-        raise ValueError(f'{op}: batch size mismatch: source_padded has '
-                         f'B={source_padded.shape[0]}, keys has B={keys.shape[0]}')
-    expected = (keys.shape[2] + 2 * radius, keys.shape[3] + 2 * radius)
-    if tuple(source_padded.shape[2:]) != expected:
-        raise ValueError(f'{op}: source_padded spatial size {tuple(source_padded.shape[2:])} '
-                         f'must be the keys\' (H+2r, W+2r) = {expected} for radius={radius}')
+    check_padded(op, ('source_padded', source_padded), ('keys', keys), radius,
+                 f'radius={radius}')
     return radius

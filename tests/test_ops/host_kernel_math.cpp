@@ -1,5 +1,5 @@
 // Host-side unit test of the CUDA kernels' shared arithmetic (ops/csrc/common): the
-// grid-stride loop (grid_stride.h) and the online softmax (jbu_math.h). Built and run by
+// grid-stride loop (grid_stride.h) and the online softmax (range_kernel_math.h). Built and run by
 // test_kernel_math_host.py with the system C++ compiler; needs no GPU, CUDA or ATen.
 //
 // Usage: host_kernel_math {loop|softmax}   prints "OK <case>" / "FAIL <case> <detail>" and
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "grid_stride.h"
-#include "jbu_math.h"
+#include "range_kernel_math.h"
 
 namespace {
 

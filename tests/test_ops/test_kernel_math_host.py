@@ -1,7 +1,7 @@
 """The CUDA kernels' shared arithmetic, compiled and run on the host (no GPU needed).
 
 ``ops/csrc/common/grid_stride.h`` (the grid-stride loop of every CUDA kernel, its launch
-configuration and the 32/64-bit index decision) and ``ops/csrc/common/jbu_math.h`` (the
+configuration and the 32/64-bit index decision) and ``ops/csrc/common/range_kernel_math.h`` (the
 online softmax of the range kernel and the fused JBU) are plain C++ headers. The program
 ``host_kernel_math.cpp`` emulates GPU threads at the boundary sizes (n up to 2^31 - 1 with
 32-bit indices, the step 2^28 of a capped launch) and checks the online softmax against a

@@ -1,4 +1,5 @@
 """Backend selection: lazy loading, the reference fallback (one warning) and forcing it."""
+import os
 import subprocess
 import sys
 import warnings
@@ -61,11 +62,28 @@ def test_compiled_backend_reported(compiled_ops):
     assert backend().startswith('compiled (cpu')
 
 
-def test_import_has_no_side_effects():
+def test_import_registers_the_ops():
+    """``import mmfeatup.ops`` alone loads the library: torch.ops.mmfeatup.* exist (with
+    their fake kernels), and the import draws no random numbers."""
     code = ('import sys, torch; seed = torch.initial_seed(); import mmfeatup.ops as ops; '
-            'assert "mmfeatup._ext" not in sys.modules; '
-            'assert torch.initial_seed() == seed; print(ops.backend())')
+            'assert torch.initial_seed() == seed; '
+            'assert ops.backend() == "reference" or ("mmfeatup._ext" in sys.modules and all('
+            'hasattr(torch.ops.mmfeatup, n) for n in ("adaptive_conv", "range_kernel", '
+            '"jbu_upsample", "jbu_upsample_backward"))); print(ops.backend())')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() in ('reference', 'compiled (cpu)', 'compiled (cpu, cuda)')
+
+
+def test_forced_reference_still_registers_the_ops(compiled_ops):
+    """MMFEATUP_OPS_BACKEND=reference: the public ops use the reference, and the library is
+    still loaded (torch.ops.mmfeatup.* exist) without a warning."""
+    code = ('import warnings; warnings.simplefilter("error"); import torch, mmfeatup.ops as ops; '
+            'assert ops.backend() == "reference"; torch.ops.mmfeatup.adaptive_conv; '
+            'print("ok")')
+    env = dict(os.environ, MMFEATUP_OPS_BACKEND='reference')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'ok'

@@ -4,8 +4,9 @@ for float16/bfloat16 inputs (the outputs and gradients keep the input dtype).
 In saturated windows (R nearly one-hot) d(tau) = sum_t R_t (g_t - sum_u g_u R_u) L_t
 cancels almost completely; with R saved in bfloat16 it lost most of its value. The CPU
 kernels take float32/float64 only (float16/bfloat16 are rejected with a ValueError), so
-the low-precision path is tested on CUDA (marked ``cuda``) and, on CPU, by routing float32
-through the same code with a float64 state.
+the low-precision path (C++: ``state_dtype`` in ops/csrc/pytorch/range_kernel.cpp, the
+accumulate type in the CUDA jbu_upsample_backward) is tested on CUDA (marked ``cuda``); on
+CPU the float32 state is compared with float64.
 """
 import pytest
 import torch
@@ -42,36 +43,24 @@ def _rel(got, want):
     return ((got.double() - want).abs().max() / want.abs().max()).item()
 
 
-def test_state_dtype_table():
-    from mmfeatup.ops import library
-    assert library._state_dtype(torch.float16) == torch.float32
-    assert library._state_dtype(torch.bfloat16) == torch.float32
-    assert library._state_dtype(torch.float32) == torch.float32
-    assert library._state_dtype(torch.float64) == torch.float64
-
-
 def test_cpu_rejects_half():
     keys = torch.randn(1, 2, 4, 4).half()
     with pytest.raises(ValueError, match='float16/bfloat16 on CUDA only'):
         range_kernel(keys, torch.tensor(1.0).half(), 1)
 
 
-def test_state_path_on_cpu(compiled_ops, monkeypatch):
-    """float32 routed through the low-precision path with a float64 state: d(tau) of both
-    ops within float32 rounding of the float64 result (R saved in float32: ~4e-6)."""
-    from mmfeatup.ops import library
+def test_float32_state_on_cpu(compiled_ops):
+    """CPU float32 (state = float32): the gradients of both ops in saturated windows,
+    d(tau) included, against float64 on the same inputs (the fused jbu_upsample_backward
+    recomputes R from the keys; the range_kernel backward uses the saved float32 R)."""
     inputs = _saturated_inputs(torch.float32)
     exact_range, exact_jbu = _grads(torch.float64, inputs=inputs)
-    plain_range, _ = _grads(torch.float32, inputs=inputs)
-    monkeypatch.setitem(library._STATE_DTYPES, torch.float32, torch.float64)
     range_grads, jbu_grads = _grads(torch.float32, inputs=inputs)
     assert all(g.dtype == torch.float32 for g in range_grads + jbu_grads)
-    assert _rel(range_grads[1], exact_range[1]) < 2e-7
-    assert _rel(plain_range[1], exact_range[1]) > 1e-6  # the float32-state error, for scale
-    assert _rel(range_grads[0], exact_range[0]) < 1e-6
+    assert _rel(range_grads[1], exact_range[1]) < 5e-4  # cancellation: ~1.4e-4
+    assert _rel(range_grads[0], exact_range[0]) < 1e-5
     for got, want in zip(jbu_grads, exact_jbu):
-        assert _rel(got, want) < 1e-5
-    assert _rel(jbu_grads[2], exact_jbu[2]) < 2e-7
+        assert _rel(got, want) < 2e-5
 
 
 # d(tau) tolerance against float64 (same rounded inputs): the gradient is rounded to the

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from mmfeatup.models.layers.bicubic_resize import bicubic_resize
 from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
+from mmfeatup.ops.reference import spatial_kernel_reference
 
 #: Range of the range-kernel temperature ``tau = exp(range_temp)``.
 TEMPERATURE_RANGE = (1e-4, 1e4)
@@ -33,10 +34,7 @@ def gaussian_spatial_kernel(sigma: Tensor, radius: int) -> Tensor:
     Returns:
         Tensor: ``[1, (2r+1)^2, 1, 1]``, taps row-major.
     """
-    grid = torch.linspace(-1, 1, 2 * radius + 1, dtype=sigma.dtype, device=sigma.device)
-    squared = grid.square()
-    dist2 = (squared[:, None] + squared[None, :]).reshape(1, -1, 1, 1)
-    return torch.exp(-dist2 / (2 * sigma.square()))
+    return spatial_kernel_reference(sigma, radius).view(1, -1, 1, 1)
 
 
 class JBULearnedRange(nn.Module):

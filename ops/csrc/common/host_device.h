@@ -2,8 +2,25 @@
 // of the kernel arithmetic shared by the CPU and CUDA kernels (and the host-compiled tests).
 #pragma once
 
+#include <cmath>
+
 #ifdef __CUDACC__
 #define MMFEATUP_HOST_DEVICE __host__ __device__ __forceinline__
 #else
 #define MMFEATUP_HOST_DEVICE inline
 #endif
+
+namespace mmfeatup {
+
+// exp for host and device code: std::exp on the host (float stays float: the unqualified
+// exp of <cmath> would promote a float to double), CUDA's overloads on the device.
+template <typename T>
+MMFEATUP_HOST_DEVICE T exp_of(T x) {
+#ifdef __CUDA_ARCH__
+  return exp(x);
+#else
+  return std::exp(x);
+#endif
+}
+
+}  // namespace mmfeatup

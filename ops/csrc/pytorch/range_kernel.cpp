@@ -1,27 +1,43 @@
-// mmfeatup::range_kernel: schema-level validation and device dispatch.
+// mmfeatup::range_kernel and its backward: schema, checks, per-device registration, autograd.
 //   R[b,t,y,x] = softmax_t(tau * <K[b,:,reflect(y+i_t-r),reflect(x+j_t-r)], K[b,:,y,x]>)
-#include "mmfeatup_ops.h"
+// Kernels: cpu/range_kernel_cpu.cpp, cuda/range_kernel_cuda.cu; math: range_kernel_math.h.
+// Higher-order gradients: range_kernel_backward records a differentiable ATen composite
+// (the same formula) when a graph is needed, and runs the fused kernels otherwise.
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "op_common.h"
 
 namespace mmfeatup {
 
-Tensor range_kernel_forward(const Tensor& keys, const Tensor& temperature, int64_t radius) {
-  check_range_kernel_inputs(keys, temperature, radius, "range_kernel");
-  // The CPU kernels read the keys channels-last (any layout; no copy when already so).
-  const Tensor k = keys.is_cuda() ? keys.contiguous() : keys;
-  const Tensor tau = temperature.reshape({}).contiguous();
-  if (k.is_cuda()) {
+// Device kernels (validated inputs; temperature 0-d or 1-element; keys of any layout).
+Tensor range_kernel_cpu(const Tensor& keys, const Tensor& temperature, int64_t radius);
+std::tuple<Tensor, Tensor> range_kernel_backward_cpu(const Tensor& grad_output,
+                                                     const Tensor& output, const Tensor& keys,
+                                                     const Tensor& temperature, int64_t radius);
 #ifdef MMFEATUP_WITH_CUDA
-    return range_kernel_forward_cuda(k, tau, radius);
-#else
-    TORCH_CHECK(false, "range_kernel: mmfeatup._ext was built without CUDA");
+Tensor range_kernel_cuda(const Tensor& keys, const Tensor& temperature, int64_t radius);
+std::tuple<Tensor, Tensor> range_kernel_backward_cuda(const Tensor& grad_output,
+                                                      const Tensor& output, const Tensor& keys,
+                                                      const Tensor& temperature, int64_t radius);
 #endif
-  }
-  return range_kernel_forward_cpu(k, tau, radius);
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+using Forward = Tensor(const Tensor&, const Tensor&, int64_t);
+using Backward = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
+                                            const Tensor&, int64_t);
+
+template <Forward* kernel>
+Tensor forward_checked(const Tensor& keys, const Tensor& temperature, int64_t radius) {
+  check_range_kernel_inputs(keys, temperature, radius, "range_kernel");
+  return kernel(keys, temperature, radius);
 }
 
-std::tuple<Tensor, Tensor> range_kernel_backward(const Tensor& grad_output, const Tensor& output,
-                                                 const Tensor& keys, const Tensor& temperature,
-                                                 int64_t radius) {
+void check_backward(const Tensor& grad_output, const Tensor& output, const Tensor& keys,
+                    const Tensor& temperature, int64_t radius) {
   const char* op = "range_kernel_backward";
   check_range_kernel_inputs(keys, temperature, radius, op);
   const int64_t diameter = 2 * radius + 1;
@@ -30,21 +46,116 @@ std::tuple<Tensor, Tensor> range_kernel_backward(const Tensor& grad_output, cons
   check_same_device_dtype(keys, "keys", output, "output", op);
   check_shape_as(grad_output, shape, "grad_output", op);
   check_shape_as(output, shape, "output", op);
-  const Tensor g = grad_output.contiguous();
-  const Tensor out = output.contiguous();
-  const Tensor k = keys.is_cuda() ? keys.contiguous() : keys;
-  const Tensor tau = temperature.reshape({}).contiguous();
-  Tensor grad_keys, grad_tau;
-  if (k.is_cuda()) {
-#ifdef MMFEATUP_WITH_CUDA
-    std::tie(grad_keys, grad_tau) = range_kernel_backward_cuda(g, out, k, tau, radius);
-#else
-    TORCH_CHECK(false, "range_kernel_backward: mmfeatup._ext was built without CUDA");
-#endif
-  } else {
-    std::tie(grad_keys, grad_tau) = range_kernel_backward_cpu(g, out, k, tau, radius);
-  }
+}
+
+template <Backward* kernel>
+std::tuple<Tensor, Tensor> backward_checked(const Tensor& grad_output, const Tensor& output,
+                                            const Tensor& keys, const Tensor& temperature,
+                                            int64_t radius) {
+  check_backward(grad_output, output, keys, temperature, radius);
+  auto [grad_keys, grad_tau] = kernel(grad_output, output, keys, temperature, radius);
   return std::make_tuple(grad_keys, grad_tau.reshape(temperature.sizes()));
+}
+
+Tensor call_forward(const Tensor& keys, const Tensor& temperature, int64_t radius) {
+  static const auto op = op_handle<Forward>("mmfeatup::range_kernel");
+  return op.call(keys, temperature, radius);
+}
+
+std::tuple<Tensor, Tensor> call_backward(const Tensor& grad, const Tensor& output,
+                                         const Tensor& keys, const Tensor& temperature,
+                                         int64_t radius) {
+  static const auto op = op_handle<Backward>("mmfeatup::range_kernel_backward");
+  return op.call(grad, output, keys, temperature, radius);
+}
+
+// The dtype of the backward state (R and the gradient chain): float32 for float16/bfloat16
+// (what the CUDA kernels accumulate in). d tau = sum_t R_t (g_t - sum_u g_u R_u) L_t cancels
+// almost completely in saturated windows, and R rounded to bfloat16 lost most of it.
+at::ScalarType state_dtype(at::ScalarType dtype) {
+  return dtype == at::kHalf || dtype == at::kBFloat16 ? at::kFloat : dtype;
+}
+
+class RangeKernel : public torch::autograd::Function<RangeKernel> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& keys, const Tensor& temperature,
+                        int64_t radius) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    Tensor out = call_forward(keys, temperature, radius);
+    ctx->saved_data["radius"] = radius;
+    // A low-precision output is R rounded: not kept, the backward recomputes R in float32.
+    const bool keep = state_dtype(keys.scalar_type()) == keys.scalar_type();
+    ctx->save_for_backward({keys, temperature, keep ? out : Tensor()});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const int64_t radius = ctx->saved_data["radius"].toInt();
+    const Tensor &keys = saved[0], &temperature = saved[1];
+    const auto state = state_dtype(keys.scalar_type());
+    Tensor grad_keys, grad_tau;
+    if (state != keys.scalar_type()) {
+      const Tensor keys_s = keys.to(state), tau_s = temperature.to(state);
+      std::tie(grad_keys, grad_tau) =
+          call_backward(grads[0].to(state), call_forward(keys_s, tau_s, radius), keys_s, tau_s,
+                        radius);
+      grad_keys = grad_keys.to(keys.scalar_type());
+      grad_tau = grad_tau.to(temperature.scalar_type());
+    } else {
+      std::tie(grad_keys, grad_tau) = call_backward(grads[0], saved[2], keys, temperature, radius);
+    }
+    return {grad_keys, grad_tau, Tensor()};
+  }
+};
+
+// Autograd of range_kernel_backward: the fused kernels when no graph is needed, else the
+// formula as differentiable ATen ops (output R an independent input, as in the schema):
+//   dZ = R (g - sum_t g R),  d tau = sum dZ L,  d keys = (dL/dkeys)^T (tau dZ).
+std::tuple<Tensor, Tensor> backward_autograd(const Tensor& grad, const Tensor& output,
+                                             const Tensor& keys, const Tensor& temperature,
+                                             int64_t radius) {
+  if (!any_requires_grad({grad, output, keys, temperature})) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return call_backward(grad, output, keys, temperature, radius);
+  }
+  check_backward(grad, output, keys, temperature, radius);
+  const Tensor keys_g = grad_leaf(keys);
+  const Tensor logits = range_logits_composite(keys_g, radius);
+  const Tensor dz = output * (grad - (grad * output).sum(1, true));
+  const Tensor grad_tau = (dz * logits).sum().reshape(temperature.sizes());
+  const Tensor grad_keys = torch::autograd::grad({logits}, {keys_g}, {dz * temperature.reshape({})},
+                                                 /*retain_graph=*/true, /*create_graph=*/true)[0];
+  return std::make_tuple(grad_keys, grad_tau);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(mmfeatup, m) {
+  m.def("range_kernel(Tensor keys, Tensor temperature, int radius) -> Tensor",
+        {at::Tag::pt2_compliant_tag});
+  m.def("range_kernel_backward(Tensor grad_output, Tensor output, Tensor keys, "
+        "Tensor temperature, int radius) -> (Tensor, Tensor)",
+        {at::Tag::pt2_compliant_tag});
+}
+
+TORCH_LIBRARY_IMPL(mmfeatup, CPU, m) {
+  m.impl("range_kernel", &forward_checked<range_kernel_cpu>);
+  m.impl("range_kernel_backward", &backward_checked<range_kernel_backward_cpu>);
+}
+
+#ifdef MMFEATUP_WITH_CUDA
+TORCH_LIBRARY_IMPL(mmfeatup, CUDA, m) {
+  m.impl("range_kernel", &forward_checked<range_kernel_cuda>);
+  m.impl("range_kernel_backward", &backward_checked<range_kernel_backward_cuda>);
+}
+#endif
+
+TORCH_LIBRARY_IMPL(mmfeatup, Autograd, m) {
+  m.impl("range_kernel", [](const Tensor& keys, const Tensor& temperature, int64_t radius) {
+    return RangeKernel::apply(keys, temperature, radius);
+  });
+  m.impl("range_kernel_backward", &backward_autograd);
 }
 
 }  // namespace mmfeatup

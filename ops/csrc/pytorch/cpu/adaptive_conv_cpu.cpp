@@ -12,8 +12,8 @@
 
 #include <vector>
 
+#include "adaptive_conv_math.h"
 #include "cpu_helpers.h"
-#include "mmfeatup_ops.h"
 
 namespace mmfeatup {
 namespace {
@@ -25,31 +25,30 @@ void forward_kernel(const T* in, const T* weights, T* out, int64_t batch, int64_
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
   // Tap t = (i, j) reads the padded input at a fixed offset from the window's corner.
   const std::vector<int64_t> offsets = cpu::window_offsets(radius, pw, channels);
-  const int64_t grain = cpu::row_grain(width * taps * channels);
-  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
-    std::vector<T> w0(taps), w1(taps);
-    for (int64_t index = begin; index < end; ++index) {
-      const int64_t b = index / height, y = index % height;
-      const T* w_b = weights + b * taps * plane + y * width;
-      T* out_row = out + index * width * channels;  // channels-last output row
-      const T* in_row = in + (b * ph + y) * pw * channels;
-      int64_t x = 0;
-      for (; x + 1 < width; x += 2) {  // pixel pairs share their overlapping window columns
-        for (int64_t t = 0; t < taps; ++t) {
-          w0[t] = w_b[t * plane + x];
-          w1[t] = w_b[t * plane + x + 1];
+  using Pair = std::pair<std::vector<T>, std::vector<T>>;
+  cpu::parallel_rows(
+      batch, height, width * taps * channels, [&] { return Pair(taps, taps); },
+      [&](int64_t b, int64_t y, int64_t index, Pair& scratch) {
+        std::vector<T>&w0 = scratch.first, &w1 = scratch.second;
+        const T* w_b = weights + b * taps * plane + y * width;
+        T* out_row = out + index * width * channels;  // channels-last output row
+        const T* in_row = in + (b * ph + y) * pw * channels;
+        int64_t x = 0;
+        for (; x + 1 < width; x += 2) {  // pixel pairs share their overlapping window columns
+          for (int64_t t = 0; t < taps; ++t) {
+            w0[t] = w_b[t * plane + x];
+            w1[t] = w_b[t * plane + x + 1];
+          }
+          cpu::weighted_window_pair(out_row + x * channels, out_row + (x + 1) * channels,
+                                    in_row + x * channels, offsets.data(), channels, w0.data(),
+                                    w1.data(), diameter, channels);
         }
-        cpu::weighted_window_pair(out_row + x * channels, out_row + (x + 1) * channels,
-                                  in_row + x * channels, offsets.data(), channels, w0.data(),
-                                  w1.data(), diameter, channels);
-      }
-      if (x < width) {
-        for (int64_t t = 0; t < taps; ++t) w0[t] = w_b[t * plane + x];
-        cpu::weighted_taps(out_row + x * channels, in_row + x * channels, offsets.data(),
-                           w0.data(), taps, channels);
-      }
-    }
-  });
+        if (x < width) {
+          for (int64_t t = 0; t < taps; ++t) w0[t] = w_b[t * plane + x];
+          cpu::weighted_taps(out_row + x * channels, in_row + x * channels, offsets.data(),
+                             w0.data(), taps, channels);
+        }
+      });
 }
 
 template <typename T>
@@ -58,20 +57,17 @@ void grad_weights_kernel(const T* grad, const T* in, T* grad_w, int64_t batch, i
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
   const std::vector<int64_t> offsets = cpu::window_offsets(radius, pw, channels);
-  const int64_t grain = cpu::row_grain(width * taps * channels);
-  at::parallel_for(0, batch * height, grain, [&](int64_t begin, int64_t end) {
-    std::vector<T> dots(taps);
-    for (int64_t index = begin; index < end; ++index) {
-      const int64_t b = index / height, y = index % height;
-      T* gw_b = grad_w + b * taps * plane + y * width;
-      for (int64_t x = 0; x < width; ++x) {
-        const T* g = grad + ((b * height + y) * width + x) * channels;
-        cpu::tap_dots(dots.data(), g, in + ((b * ph + y) * pw + x) * channels, offsets.data(),
-                      taps, channels);
-        for (int64_t t = 0; t < taps; ++t) gw_b[t * plane + x] = dots[t];
-      }
-    }
-  });
+  cpu::parallel_rows(
+      batch, height, width * taps * channels, [&] { return std::vector<T>(taps); },
+      [&](int64_t b, int64_t y, int64_t, std::vector<T>& dots) {
+        T* gw_b = grad_w + b * taps * plane + y * width;
+        for (int64_t x = 0; x < width; ++x) {
+          const T* g = grad + ((b * height + y) * width + x) * channels;
+          cpu::tap_dots(dots.data(), g, in + ((b * ph + y) * pw + x) * channels, offsets.data(),
+                        taps, channels);
+          for (int64_t t = 0; t < taps; ++t) gw_b[t * plane + x] = dots[t];
+        }
+      });
 }
 
 // grad_input[b,c,Y,X] = sum_{i,j} weights[b,t,Y-i,X-j] * grad[b,c,Y-i,X-j] (valid positions only).
@@ -80,39 +76,32 @@ void grad_input_kernel(const T* grad, const T* weights, T* grad_in, int64_t batc
                        int64_t channels, int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
-  const int64_t grain = cpu::row_grain(pw * taps * channels);
-  at::parallel_for(0, batch * ph, grain, [&](int64_t begin, int64_t end) {
-    std::vector<T> row(pw * channels);
-    for (int64_t index = begin; index < end; ++index) {
-      const int64_t b = index / ph, py = index % ph;
-      std::fill(row.begin(), row.end(), T(0));
-      const T* w_b = weights + b * taps * plane;
-      for (int64_t px = 0; px < pw; ++px) {
-        T* acc = row.data() + px * channels;
-        for (int64_t i = 0; i < diameter; ++i) {
-          const int64_t y = py - i;
-          if (y < 0 || y >= height) continue;
-          for (int64_t j = 0; j < diameter; ++j) {
-            const int64_t x = px - j;
-            if (x < 0 || x >= width) continue;
-            const T w = w_b[(i * diameter + j) * plane + y * width + x];
-            cpu::axpy(acc, grad + ((b * height + y) * width + x) * channels, w, channels);
-          }
+  cpu::parallel_rows(
+      batch, ph, pw * taps * channels, [&] { return std::vector<T>(pw * channels); },
+      [&](int64_t b, int64_t py, int64_t, std::vector<T>& row) {
+        std::fill(row.begin(), row.end(), T(0));
+        const T* w_b = weights + b * taps * plane;
+        for (int64_t px = 0; px < pw; ++px) {
+          T* acc = row.data() + px * channels;
+          for_each_reader<int64_t>(py, px, height, width, diameter,
+                                   [&](int t, int64_t y, int64_t x) {
+            cpu::axpy(acc, grad + ((b * height + y) * width + x) * channels,
+                      w_b[t * plane + y * width + x], channels);
+          });
         }
-      }
-      cpu::transpose_row(grad_in + (b * channels * ph + py) * pw, row.data(), pw, channels,
-                         ph * pw);
-    }
-  });
+        cpu::transpose_row(grad_in + (b * channels * ph + py) * pw, row.data(), pw, channels,
+                           ph * pw);
+      });
 }
 
 }  // namespace
 
-Tensor adaptive_conv_forward_cpu(const Tensor& input, const Tensor& weights) {
+Tensor adaptive_conv_cpu(const Tensor& input, const Tensor& weights_any) {
+  const Tensor weights = weights_any.contiguous();
   const int64_t batch = input.size(0), channels = input.size(1);
   const int64_t height = weights.size(2), width = weights.size(3);
   const int64_t radius = (input.size(2) - height) / 2;
-  const Tensor in = channels_innermost(input);
+  const Tensor in = cpu::channels_innermost(input);
   Tensor out = at::empty({batch, channels, height, width},
                          input.options().memory_format(at::MemoryFormat::ChannelsLast));
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_forward_cpu", [&] {
@@ -123,12 +112,14 @@ Tensor adaptive_conv_forward_cpu(const Tensor& input, const Tensor& weights) {
 }
 
 std::tuple<Tensor, Tensor> adaptive_conv_backward_cpu(const Tensor& grad_output,
-                                                      const Tensor& input, const Tensor& weights) {
+                                                      const Tensor& input,
+                                                      const Tensor& weights_any) {
+  const Tensor weights = weights_any.contiguous();
   const int64_t batch = input.size(0), channels = input.size(1);
   const int64_t height = weights.size(2), width = weights.size(3);
   const int64_t radius = (input.size(2) - height) / 2;
-  const Tensor in = channels_innermost(input);
-  const Tensor grad = channels_innermost(grad_output);
+  const Tensor in = cpu::channels_innermost(input);
+  const Tensor grad = cpu::channels_innermost(grad_output);
   Tensor grad_input = at::empty(input.sizes(), input.options());  // contiguous
   Tensor grad_weights = at::empty_like(weights);
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "adaptive_conv_backward_cpu", [&] {

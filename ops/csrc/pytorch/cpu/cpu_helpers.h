@@ -1,13 +1,25 @@
 // Small contiguous-loop helpers for the CPU kernels (auto-vectorised at -O3).
 #pragma once
 
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 namespace mmfeatup {
+
+using at::Tensor;
+
 namespace cpu {
+
+// [B, C, H, W] -> a contiguous [B, H, W, C] tensor: no copy when t is channels-last already.
+// The CPU kernels read features and keys so (any input layout).
+inline at::Tensor channels_innermost(const at::Tensor& t) {
+  return t.permute({0, 2, 3, 1}).contiguous();
+}
 
 // Rows per at::parallel_for task so that each task has at least kGrainSize multiply-adds
 // (ATen's GRAIN_SIZE): small problems stay on one thread (no OpenMP overhead), large ones
@@ -15,6 +27,18 @@ namespace cpu {
 constexpr int64_t kGrainSize = 32768;
 inline int64_t row_grain(int64_t work_per_row) {
   return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, work_per_row));
+}
+
+// Runs f(b, y, index, scratch) for every row index = b * rows + y of a [batch, rows] grid,
+// in parallel (at::parallel_for with row_grain(work_per_row)); scratch = make_scratch() is
+// built once per task (per-thread buffers).
+template <typename MakeScratch, typename F>
+void parallel_rows(int64_t batch, int64_t rows, int64_t work_per_row, MakeScratch make_scratch,
+                   F f) {
+  at::parallel_for(0, batch * rows, row_grain(work_per_row), [&](int64_t begin, int64_t end) {
+    auto scratch = make_scratch();
+    for (int64_t index = begin; index < end; ++index) f(index / rows, index % rows, index, scratch);
+  });
 }
 
 // Offsets of the taps t = (i, j) of a (2r+1)^2 window from its top-left corner in a
