@@ -29,12 +29,22 @@ FEATUP_BASE_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__
                               'configs', 'featup', '_base_', 'featup_runtime.py')
 
 
-def featup_runner_kwargs(image_dir: str, iters: int, seed: int, batch_size: int,
+def featup_recipe() -> Any:
+    """The shared FeatUp recipe (``configs/featup/_base_/featup_runtime.py``) as a Config."""
+    from mmengine.config import Config
+    if not osp.isfile(FEATUP_BASE_CONFIG):
+        raise FileNotFoundError(f'train_upsampler needs the FeatUp recipe {FEATUP_BASE_CONFIG} '
+                                '(run mmfeatup from a checkout: pip install -e .)')
+    return Config.fromfile(FEATUP_BASE_CONFIG)
+
+
+def featup_runner_kwargs(cfg: Any, image_dir: str, iters: int, seed: int, batch_size: int,
                          crop_size: int, lr: float, work_dir: str,
                          log_interval: int) -> Dict[str, Any]:
     """``Runner`` arguments of the shared FeatUp recipe for one training run (no model).
 
     Args:
+        cfg (Config): :func:`featup_recipe` (changed in place).
         image_dir (str): training images (recursive jpg/png).
         iters (int): optimisation steps.
         seed (int): ``randomness.seed`` (initialisation, crops, views).
@@ -47,11 +57,6 @@ def featup_runner_kwargs(image_dir: str, iters: int, seed: int, batch_size: int,
     Returns:
         dict: keyword arguments of ``mmengine.runner.Runner`` except ``model``.
     """
-    from mmengine.config import Config
-    if not osp.isfile(FEATUP_BASE_CONFIG):
-        raise FileNotFoundError(f'train_upsampler needs the FeatUp recipe {FEATUP_BASE_CONFIG} '
-                                '(run mmfeatup from a checkout: pip install -e .)')
-    cfg = Config.fromfile(FEATUP_BASE_CONFIG)
     loader = cfg.train_dataloader
     loader.batch_size = batch_size
     loader.dataset.update(data_root=image_dir, resize=crop_size, crop_size=crop_size,
@@ -110,15 +115,14 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
         nn.Module: the trained upsampler in eval mode; its ``train_info``
         attribute holds ``seconds`` and the ``losses`` per step.
     """
-    from mmengine.config import Config
     from mmengine.runner import Runner, save_checkpoint
 
     import mmfeatup.engine  # noqa: F401  (the recipe's optimiser wrapper and hooks)
     from mmfeatup.registry import MODELS
     if iters < 0:
         raise ValueError(f'iters must be >= 0, got {iters}')
-    recipe = Config.fromfile(FEATUP_BASE_CONFIG).model if osp.isfile(FEATUP_BASE_CONFIG) else {}
-    model_cfg = dict(recipe, featurizer=featurizer_cfg, upsampler=upsampler_cfg, **trainer_kwargs)
+    recipe = featup_recipe()  # parsed once: the model's arguments and the runner's
+    model_cfg = dict(recipe.model, featurizer=featurizer_cfg, upsampler=upsampler_cfg, **trainer_kwargs)
     torch.manual_seed(seed)  # the model is built before the runner seeds
     model = MODELS.build(model_cfg)
     trainable = any(p.requires_grad for p in model.upsampler.parameters())
@@ -127,7 +131,7 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
     if iters and trainable:
         with tempfile.TemporaryDirectory() as scratch:
             runner = Runner(model=model, **featup_runner_kwargs(
-                image_dir, iters, seed, batch_size, crop_size, lr, work_dir or scratch,
+                recipe, image_dir, iters, seed, batch_size, crop_size, lr, work_dir or scratch,
                 log_interval))
             runner.train()
             losses = [float(v) for v in runner.message_hub.get_scalar('train/loss').data[0]]
