@@ -6,23 +6,18 @@
 # GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS and PYTHON may be set in the environment.
 # GPU only: on CPUs the tools support --launcher pytorch (torchrun_tool.sh) alone.
 set -x
-TOOL=$1
-PARTITION=$2
-JOB_NAME=$3
-GPUS=${GPUS:-4}
+TOOL=$1 PARTITION=$2 JOB_NAME=$3
 GPUS_PER_NODE=${GPUS_PER_NODE:-4}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
+# shellcheck disable=SC2086  # SRUN_ARGS is a list of words
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
+    --ntasks="${GPUS:-4}" \
     --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
+    --cpus-per-task="${CPUS_PER_TASK:-5}" \
     --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    "$PYTHON" -u "$ROOT/tools/$TOOL" --launcher="slurm" "${@:4}"
+    ${SRUN_ARGS:-} \
+    "${PYTHON:-python}" -u "$ROOT/tools/$TOOL" --launcher="slurm" "${@:4}"

@@ -17,5 +17,5 @@ train_dataloader = dict(dataset=dict(data_root=f'{data_root}/train', resize=crop
                                      crop_size=crop_size, random_crop=True, flip_prob=0.5))
 val_dataloader = dict(dataset=dict(data_root=f'{data_root}/heldout', resize=crop_size,
                                    crop_size=crop_size))
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
-default_hooks = dict(checkpoint=dict(interval=100))
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=600, val_interval=200)
+default_hooks = dict(checkpoint=dict(interval=200))

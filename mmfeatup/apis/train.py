@@ -115,9 +115,9 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
         nn.Module: the trained upsampler in eval mode; its ``train_info``
         attribute holds ``seconds`` and the ``losses`` per step.
     """
-    from mmengine.runner import Runner, save_checkpoint
+    from mmengine.runner import Runner
 
-    import mmfeatup.engine  # noqa: F401  (the recipe's optimiser wrapper and hooks)
+    from mmfeatup.engine import save_upsampler  # also registers the recipe's wrapper and hooks
     from mmfeatup.registry import MODELS
     if iters < 0:
         raise ValueError(f'iters must be >= 0, got {iters}')
@@ -143,8 +143,7 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
         os.makedirs(work_dir, exist_ok=True)
         meta = dict(upsampler=dict(upsampler_cfg), iters=iters, seed=seed, batch_size=batch_size,
                     crop_size=crop_size, lr=lr, seconds=round(seconds, 1))
-        save_checkpoint(dict(meta=meta, state_dict=upsampler.state_dict()),
-                        osp.join(work_dir, 'upsampler.pth'))
+        save_upsampler(upsampler, osp.join(work_dir, 'upsampler.pth'), meta)
     return upsampler
 
 

@@ -19,8 +19,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-# bit-exact --resume (random generators saved per rank); refuse a checkpoint that fits nothing
-custom_hooks = [dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook')]
+# bit-exact --resume (random generators saved per rank); refuse a checkpoint that fits nothing;
+# at the end, the upsampler alone as <work_dir>/upsampler.pth (what mmfeatup/weights/ ships)
+custom_hooks = [dict(type='ExactResumeHook'), dict(type='CheckpointKeysHook'),
+                dict(type='SaveUpsamplerHook')]
 
 model = dict(
     type='FeatUpUpsamplerTrainer',

@@ -7,18 +7,10 @@
 #include <torch/library.h>
 
 #include "op_common.h"
+#include "register_op.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
-
-// Device kernels (validated inputs of any layout).
-Tensor adaptive_conv_cpu(const Tensor& input, const Tensor& weights);
-std::tuple<Tensor, Tensor> adaptive_conv_backward_cpu(const Tensor& grad_output,
-                                                      const Tensor& input, const Tensor& weights);
-#ifdef MMFEATUP_WITH_CUDA
-Tensor adaptive_conv_cuda(const Tensor& input, const Tensor& weights);
-std::tuple<Tensor, Tensor> adaptive_conv_backward_cuda(const Tensor& grad_output,
-                                                       const Tensor& input, const Tensor& weights);
-#endif
 
 namespace {
 
@@ -122,32 +114,15 @@ std::tuple<Tensor, Tensor> backward_autograd(const Tensor& grad, const Tensor& i
   return std::make_tuple(out[0], out[1]);
 }
 
+Tensor forward_autograd(const Tensor& input, const Tensor& weights) {
+  return AdaptiveConv::apply(input, weights);
+}
+
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(mmfeatup, m) {
-  m.def("adaptive_conv(Tensor input, Tensor weights) -> Tensor", {at::Tag::pt2_compliant_tag});
-  m.def("adaptive_conv_backward(Tensor grad_output, Tensor input, Tensor weights)"
-        " -> (Tensor, Tensor)",
-        {at::Tag::pt2_compliant_tag});
-}
-
-TORCH_LIBRARY_IMPL(mmfeatup, CPU, m) {
-  m.impl("adaptive_conv", &forward_checked<adaptive_conv_cpu>);
-  m.impl("adaptive_conv_backward", &backward_checked<adaptive_conv_backward_cpu>);
-}
-
-#ifdef MMFEATUP_WITH_CUDA
-TORCH_LIBRARY_IMPL(mmfeatup, CUDA, m) {
-  m.impl("adaptive_conv", &forward_checked<adaptive_conv_cuda>);
-  m.impl("adaptive_conv_backward", &backward_checked<adaptive_conv_backward_cuda>);
-}
-#endif
-
-TORCH_LIBRARY_IMPL(mmfeatup, Autograd, m) {
-  m.impl("adaptive_conv", [](const Tensor& input, const Tensor& weights) {
-    return AdaptiveConv::apply(input, weights);
-  });
-  m.impl("adaptive_conv_backward", &backward_autograd);
-}
+MMFEATUP_REGISTER_OP(adaptive_conv,
+                     "adaptive_conv(Tensor input, Tensor weights) -> Tensor",
+                     "adaptive_conv_backward(Tensor grad_output, Tensor input, Tensor weights)"
+                     " -> (Tensor, Tensor)")
 
 }  // namespace mmfeatup

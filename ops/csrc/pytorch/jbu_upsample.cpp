@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include "op_common.h"
+#include "register_op.h"
 
 namespace mmfeatup {
 
@@ -140,35 +141,18 @@ JbuGrads backward_autograd(const Tensor& grad, const Tensor& source_padded, cons
   return std::make_tuple(g[0], g[1], g[2], g[3]);
 }
 
+Tensor forward_autograd(const Tensor& source_padded, const Tensor& keys, const Tensor& temperature,
+                        const Tensor& sigma, int64_t radius) {
+  return JbuUpsample::apply(source_padded, keys, temperature, sigma, radius);
+}
+
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(mmfeatup, m) {
-  m.def("jbu_upsample(Tensor source_padded, Tensor keys, Tensor temperature, Tensor sigma, "
-        "int radius) -> Tensor",
-        {at::Tag::pt2_compliant_tag});
-  m.def("jbu_upsample_backward(Tensor grad_output, Tensor source_padded, Tensor keys, "
-        "Tensor temperature, Tensor sigma, int radius) -> (Tensor, Tensor, Tensor, Tensor)",
-        {at::Tag::pt2_compliant_tag});
-}
-
-TORCH_LIBRARY_IMPL(mmfeatup, CPU, m) {
-  m.impl("jbu_upsample", &forward_checked<jbu_upsample_cpu>);
-  m.impl("jbu_upsample_backward", &backward_checked<jbu_upsample_backward_cpu>);
-}
-
-#ifdef MMFEATUP_WITH_CUDA
-TORCH_LIBRARY_IMPL(mmfeatup, CUDA, m) {
-  m.impl("jbu_upsample", &forward_checked<jbu_upsample_cuda>);
-  m.impl("jbu_upsample_backward", &backward_checked<jbu_upsample_backward_cuda>);
-}
-#endif
-
-TORCH_LIBRARY_IMPL(mmfeatup, Autograd, m) {
-  m.impl("jbu_upsample", [](const Tensor& source_padded, const Tensor& keys,
-                            const Tensor& temperature, const Tensor& sigma, int64_t radius) {
-    return JbuUpsample::apply(source_padded, keys, temperature, sigma, radius);
-  });
-  m.impl("jbu_upsample_backward", &backward_autograd);
-}
+MMFEATUP_REGISTER_OP(jbu_upsample,
+                     "jbu_upsample(Tensor source_padded, Tensor keys, Tensor temperature, "
+                     "Tensor sigma, int radius) -> Tensor",
+                     "jbu_upsample_backward(Tensor grad_output, Tensor source_padded, Tensor keys, "
+                     "Tensor temperature, Tensor sigma, int radius) "
+                     "-> (Tensor, Tensor, Tensor, Tensor)")
 
 }  // namespace mmfeatup

@@ -1,5 +1,5 @@
 // The Python module mmfeatup._ext: importing it loads this library, whose static
-// initialisers register the ops (TORCH_LIBRARY_FRAGMENT / TORCH_LIBRARY_IMPL in <op>.cpp).
+// initialisers register the ops (MMFEATUP_REGISTER_OP in <op>.cpp, register_op.h).
 // `torch.ops.load_library(path)` registers the same ops (autograd included) without it.
 #include <Python.h>
 

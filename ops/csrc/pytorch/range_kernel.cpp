@@ -7,20 +7,10 @@
 #include <torch/library.h>
 
 #include "op_common.h"
+#include "register_op.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
-
-// Device kernels (validated inputs; temperature 0-d or 1-element; keys of any layout).
-Tensor range_kernel_cpu(const Tensor& keys, const Tensor& temperature, int64_t radius);
-std::tuple<Tensor, Tensor> range_kernel_backward_cpu(const Tensor& grad_output,
-                                                     const Tensor& output, const Tensor& keys,
-                                                     const Tensor& temperature, int64_t radius);
-#ifdef MMFEATUP_WITH_CUDA
-Tensor range_kernel_cuda(const Tensor& keys, const Tensor& temperature, int64_t radius);
-std::tuple<Tensor, Tensor> range_kernel_backward_cuda(const Tensor& grad_output,
-                                                      const Tensor& output, const Tensor& keys,
-                                                      const Tensor& temperature, int64_t radius);
-#endif
 
 namespace {
 
@@ -129,33 +119,15 @@ std::tuple<Tensor, Tensor> backward_autograd(const Tensor& grad, const Tensor& o
   return std::make_tuple(grad_keys, grad_tau);
 }
 
+Tensor forward_autograd(const Tensor& keys, const Tensor& temperature, int64_t radius) {
+  return RangeKernel::apply(keys, temperature, radius);
+}
+
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(mmfeatup, m) {
-  m.def("range_kernel(Tensor keys, Tensor temperature, int radius) -> Tensor",
-        {at::Tag::pt2_compliant_tag});
-  m.def("range_kernel_backward(Tensor grad_output, Tensor output, Tensor keys, "
-        "Tensor temperature, int radius) -> (Tensor, Tensor)",
-        {at::Tag::pt2_compliant_tag});
-}
-
-TORCH_LIBRARY_IMPL(mmfeatup, CPU, m) {
-  m.impl("range_kernel", &forward_checked<range_kernel_cpu>);
-  m.impl("range_kernel_backward", &backward_checked<range_kernel_backward_cpu>);
-}
-
-#ifdef MMFEATUP_WITH_CUDA
-TORCH_LIBRARY_IMPL(mmfeatup, CUDA, m) {
-  m.impl("range_kernel", &forward_checked<range_kernel_cuda>);
-  m.impl("range_kernel_backward", &backward_checked<range_kernel_backward_cuda>);
-}
-#endif
-
-TORCH_LIBRARY_IMPL(mmfeatup, Autograd, m) {
-  m.impl("range_kernel", [](const Tensor& keys, const Tensor& temperature, int64_t radius) {
-    return RangeKernel::apply(keys, temperature, radius);
-  });
-  m.impl("range_kernel_backward", &backward_autograd);
-}
+MMFEATUP_REGISTER_OP(range_kernel,
+                     "range_kernel(Tensor keys, Tensor temperature, int radius) -> Tensor",
+                     "range_kernel_backward(Tensor grad_output, Tensor output, Tensor keys, "
+                     "Tensor temperature, int radius) -> (Tensor, Tensor)")
 
 }  // namespace mmfeatup

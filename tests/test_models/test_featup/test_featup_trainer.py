@@ -138,6 +138,13 @@ def test_runner_checkpoint_and_resume(tmp_path):
     assert saved['meta']['iter'] == 2 and 'optimizer' in saved
     key = 'upsampler.up1.range_temp'
     assert key in saved['state_dict']
+    # SaveUpsamplerHook: the upsampler alone, weights-only, with its provenance
+    alone = torch.load(work / 'upsampler.pth', map_location='cpu')  # weights-only
+    assert alone['meta']['iters'] == 2 and alone['meta']['seed'] == 0
+    assert alone['meta']['config'] == 'jbu_efficientnet-lite0-s16_photos-128.py'
+    trained = runner.model.upsampler.state_dict()
+    assert set(alone['state_dict']) == set(trained)
+    assert all(torch.equal(alone['state_dict'][k], trained[k]) for k in trained)
 
     cfg = _tiny_cfg(root, work, 3)
     cfg.resume = True

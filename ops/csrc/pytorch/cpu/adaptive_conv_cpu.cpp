@@ -14,6 +14,7 @@
 
 #include "adaptive_conv_math.h"
 #include "cpu_helpers.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
 namespace {

@@ -14,18 +14,8 @@
 
 namespace mmfeatup {
 namespace cpu {
-
-MMFEATUP_SIMD_CLONES void axpy(float* __restrict__ y, const float* __restrict__ x, float a,
-                               int64_t n) {
-  for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];
-}
-
-MMFEATUP_SIMD_CLONES void axpy(double* __restrict__ y, const double* __restrict__ x, double a,
-                               int64_t n) {
-  for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];
-}
-
 namespace {
+
 // Always inlined so each SIMD clone below gets its own vectorised copy.
 template <typename T>
 __attribute__((always_inline)) inline void weighted_taps_blocks(
@@ -36,33 +26,7 @@ __attribute__((always_inline)) inline void weighted_taps_blocks(
   weighted_taps_impl<T, 8>(out, base, offsets, w, taps, big);
   weighted_taps_impl<T, 1>(out + big, base + big, offsets, w, taps, n - big);
 }
-}  // namespace
 
-MMFEATUP_SIMD_CLONES void weighted_taps(float* __restrict__ out, const float* __restrict__ base,
-                                        const int64_t* __restrict__ offsets,
-                                        const float* __restrict__ w, int64_t taps, int64_t n) {
-  weighted_taps_blocks<float>(out, base, offsets, w, taps, n);
-}
-
-MMFEATUP_SIMD_CLONES void weighted_taps(double* __restrict__ out, const double* __restrict__ base,
-                                        const int64_t* __restrict__ offsets,
-                                        const double* __restrict__ w, int64_t taps, int64_t n) {
-  weighted_taps_blocks<double>(out, base, offsets, w, taps, n);
-}
-
-MMFEATUP_SIMD_CLONES void tap_dots(float* __restrict__ out, const float* __restrict__ a,
-                                   const float* __restrict__ base,
-                                   const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
-  tap_dots_impl(out, a, base, offsets, taps, n);
-}
-
-MMFEATUP_SIMD_CLONES void tap_dots(double* __restrict__ out, const double* __restrict__ a,
-                                   const double* __restrict__ base,
-                                   const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
-  tap_dots_impl(out, a, base, offsets, taps, n);
-}
-
-namespace {
 template <typename T>
 __attribute__((always_inline)) inline void weighted_window_pair_blocks(
     T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
@@ -74,26 +38,26 @@ __attribute__((always_inline)) inline void weighted_window_pair_blocks(
   weighted_window_pair_impl<T, 1>(out0 + big, out1 + big, base + big, offsets, stride, w0,
                                   w1, diameter, n - big);
 }
+
 }  // namespace
 
-MMFEATUP_SIMD_CLONES void weighted_window_pair(float* __restrict__ out0, float* __restrict__ out1,
-                                               const float* __restrict__ base,
-                                               const int64_t* __restrict__ offsets,
-                                               int64_t stride, const float* __restrict__ w0,
-                                               const float* __restrict__ w1, int64_t diameter,
-                                               int64_t n) {
-  weighted_window_pair_blocks(out0, out1, base, offsets, stride, w0, w1, diameter, n);
-}
+// One SIMD-cloned definition of each entry point for T (signatures: cpu_helpers.h).
+#define MMFEATUP_DEFINE_VECTOR_HELPERS_(T)                                                 \
+  MMFEATUP_SIMD_CLONES MMFEATUP_WEIGHTED_TAPS_SIGNATURE(T) {                               \
+    weighted_taps_blocks<T>(out, base, offsets, w, taps, n);                               \
+  }                                                                                        \
+  MMFEATUP_SIMD_CLONES MMFEATUP_WEIGHTED_WINDOW_PAIR_SIGNATURE(T) {                        \
+    weighted_window_pair_blocks<T>(out0, out1, base, offsets, stride, w0, w1, diameter, n); \
+  }                                                                                        \
+  MMFEATUP_SIMD_CLONES MMFEATUP_TAP_DOTS_SIGNATURE(T) {                                    \
+    tap_dots_impl<T>(out, a, base, offsets, taps, n);                                      \
+  }                                                                                        \
+  MMFEATUP_SIMD_CLONES MMFEATUP_AXPY_SIGNATURE(T) {                                        \
+    for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];                                      \
+  }
 
-MMFEATUP_SIMD_CLONES void weighted_window_pair(double* __restrict__ out0,
-                                               double* __restrict__ out1,
-                                               const double* __restrict__ base,
-                                               const int64_t* __restrict__ offsets,
-                                               int64_t stride, const double* __restrict__ w0,
-                                               const double* __restrict__ w1, int64_t diameter,
-                                               int64_t n) {
-  weighted_window_pair_blocks(out0, out1, base, offsets, stride, w0, w1, diameter, n);
-}
+MMFEATUP_DEFINE_VECTOR_HELPERS_(float)
+MMFEATUP_DEFINE_VECTOR_HELPERS_(double)
 
 }  // namespace cpu
 }  // namespace mmfeatup

@@ -168,36 +168,35 @@ __attribute__((always_inline)) inline void tap_dots_impl(
   }
 }
 
-// weighted_taps_impl with blocks of eight, then one, 32-byte vectors: defined in
-// cpu_helpers.cpp (SIMD clones).
-void weighted_taps(float* __restrict__ out, const float* __restrict__ base,
-                   const int64_t* __restrict__ offsets, const float* __restrict__ w, int64_t taps,
-                   int64_t n);
-void weighted_taps(double* __restrict__ out, const double* __restrict__ base,
-                   const int64_t* __restrict__ offsets, const double* __restrict__ w,
-                   int64_t taps, int64_t n);
+// The vectorised entry points, defined in cpu_helpers.cpp for T = float and double (SIMD
+// clones); each signature is written once, here.
+// weighted_taps_impl with blocks of eight, then one, 32-byte vectors.
+#define MMFEATUP_WEIGHTED_TAPS_SIGNATURE(T)                                               \
+  void weighted_taps(T* __restrict__ out, const T* __restrict__ base,                     \
+                     const int64_t* __restrict__ offsets, const T* __restrict__ w,         \
+                     int64_t taps, int64_t n)
+// weighted_window_pair_impl with blocks of four, then one, vectors.
+#define MMFEATUP_WEIGHTED_WINDOW_PAIR_SIGNATURE(T)                                        \
+  void weighted_window_pair(T* __restrict__ out0, T* __restrict__ out1,                   \
+                            const T* __restrict__ base, const int64_t* __restrict__ offsets, \
+                            int64_t stride, const T* __restrict__ w0,                     \
+                            const T* __restrict__ w1, int64_t diameter, int64_t n)
+// tap_dots_impl.
+#define MMFEATUP_TAP_DOTS_SIGNATURE(T)                                                    \
+  void tap_dots(T* __restrict__ out, const T* __restrict__ a, const T* __restrict__ base, \
+                const int64_t* __restrict__ offsets, int64_t taps, int64_t n)
+// y[0:n] += a * x[0:n].
+#define MMFEATUP_AXPY_SIGNATURE(T) \
+  void axpy(T* __restrict__ y, const T* __restrict__ x, T a, int64_t n)
 
-// weighted_window_pair_impl with blocks of four, then one, vectors: cpu_helpers.cpp.
-void weighted_window_pair(float* __restrict__ out0, float* __restrict__ out1,
-                          const float* __restrict__ base, const int64_t* __restrict__ offsets,
-                          int64_t stride, const float* __restrict__ w0,
-                          const float* __restrict__ w1, int64_t diameter, int64_t n);
-void weighted_window_pair(double* __restrict__ out0, double* __restrict__ out1,
-                          const double* __restrict__ base,
-                          const int64_t* __restrict__ offsets, int64_t stride,
-                          const double* __restrict__ w0, const double* __restrict__ w1,
-                          int64_t diameter, int64_t n);
-
-// tap_dots_impl: defined in cpu_helpers.cpp (SIMD clones).
-void tap_dots(float* __restrict__ out, const float* __restrict__ a, const float* __restrict__ base,
-              const int64_t* __restrict__ offsets, int64_t taps, int64_t n);
-void tap_dots(double* __restrict__ out, const double* __restrict__ a,
-              const double* __restrict__ base, const int64_t* __restrict__ offsets, int64_t taps,
-              int64_t n);
-
-// y[0:n] += a * x[0:n]: defined in cpu_helpers.cpp (SIMD clones).
-void axpy(float* __restrict__ y, const float* __restrict__ x, float a, int64_t n);
-void axpy(double* __restrict__ y, const double* __restrict__ x, double a, int64_t n);
+#define MMFEATUP_DECLARE_VECTOR_HELPERS_(T) \
+  MMFEATUP_WEIGHTED_TAPS_SIGNATURE(T);      \
+  MMFEATUP_WEIGHTED_WINDOW_PAIR_SIGNATURE(T); \
+  MMFEATUP_TAP_DOTS_SIGNATURE(T);           \
+  MMFEATUP_AXPY_SIGNATURE(T);
+MMFEATUP_DECLARE_VECTOR_HELPERS_(float)
+MMFEATUP_DECLARE_VECTOR_HELPERS_(double)
+#undef MMFEATUP_DECLARE_VECTOR_HELPERS_
 
 // dst[c * stride + x] = src[x * channels + c] for one row: [width, channels] -> [channels, width].
 template <typename T, typename S>

@@ -12,16 +12,9 @@
 #include "cpu_helpers.h"
 #include "jbu_upsample_math.h"
 #include "range_logits.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
-
-// The other ops' CPU kernels (cpu/adaptive_conv_cpu.cpp, cpu/range_kernel_cpu.cpp).
-std::tuple<Tensor, Tensor> adaptive_conv_backward_cpu(const Tensor& grad_output,
-                                                      const Tensor& input, const Tensor& weights);
-Tensor range_kernel_cpu(const Tensor& keys, const Tensor& temperature, int64_t radius);
-std::tuple<Tensor, Tensor> range_kernel_backward_cpu(const Tensor& grad_output,
-                                                     const Tensor& output, const Tensor& keys,
-                                                     const Tensor& temperature, int64_t radius);
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include "cpu_helpers.h"
 #include "range_kernel_math.h"
 #include "range_logits.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
 namespace {

@@ -5,6 +5,7 @@
 // current stream; 64-bit indexing when a tensor has 2^31 elements or more.
 #include "adaptive_conv_math.h"
 #include "cuda_helpers.cuh"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
 namespace {

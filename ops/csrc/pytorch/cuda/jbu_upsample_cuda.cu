@@ -7,19 +7,11 @@
 // dR and d sigma per pixel (jbu_kernel_grads), then range_kernel_backward(dR).
 #include "cuda_helpers.cuh"
 #include "jbu_upsample_math.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
 
 using at::Tensor;
-
-// The other ops' CUDA kernels (cuda/adaptive_conv_cuda.cu, cuda/range_kernel_cuda.cu).
-Tensor adaptive_conv_acc_weights_cuda(const Tensor& input, const Tensor& weights);
-std::tuple<Tensor, Tensor> adaptive_conv_backward_cuda(const Tensor& grad_output,
-                                                       const Tensor& input, const Tensor& weights);
-Tensor range_kernel_cuda(const Tensor& keys, const Tensor& temperature, int64_t radius);
-std::tuple<Tensor, Tensor> range_kernel_backward_cuda(const Tensor& grad_output,
-                                                      const Tensor& output, const Tensor& keys,
-                                                      const Tensor& temperature, int64_t radius);
 
 namespace {
 

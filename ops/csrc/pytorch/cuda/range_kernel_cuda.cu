@@ -6,6 +6,7 @@
 // read on the device (no host sync).
 #include "cuda_helpers.cuh"
 #include "range_kernel_math.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
 namespace {

@@ -1,0 +1,69 @@
+"""Trained upsamplers vs interpolation on held-out photos: per-photo scores, paired statistics.
+
+The question of FeatUp's training ("does the trained JBU reconstruct held-out features better
+than bilinear?") is answered per photo: every photo is scored by every method on the same
+jittered views, so the per-photo difference removes the photo's own difficulty. With ``S``
+seeds (independent trainings) and ``N`` photos:
+
+* ``gain`` = 1 - mean(trained rel-MSE) / mean(bilinear rel-MSE), over seeds and photos;
+* ``paired SE`` = the standard error over photos of d_i = bilinear_i - mean_s trained_{s,i},
+  relative to the bilinear mean (so it compares with ``gain`` directly);
+* the seed spread (std of the per-seed gains) is reported beside it.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Dict, List, Sequence
+
+from .report import mean_std
+
+
+def paired_gain(baseline: Sequence[float], trained: Sequence[Sequence[float]]) -> Dict[str, Any]:
+    """Relative gain of ``trained`` (lower is better) over ``baseline``, paired by photo.
+
+    Args:
+        baseline (Sequence[float]): the baseline's score per photo (e.g. bilinear rel-MSE).
+        trained (Sequence[Sequence[float]]): per seed, the trained model's score per photo,
+            in the same photo order.
+
+    Returns:
+        dict: ``gain`` and ``paired_se`` (fractions of the baseline mean), ``seed_gains``,
+        ``seed_gain_std``, ``photos_better`` (photos where the seed mean beats the baseline),
+        ``num_photos``, ``num_seeds``.
+
+    Raises:
+        ValueError: no seeds, fewer than two photos, or a seed with another photo count.
+    """
+    n = len(baseline)
+    if not trained or n < 2:
+        raise ValueError(f'need >= 1 seed and >= 2 photos, got {len(trained)} seeds, {n} photos')
+    if any(len(scores) != n for scores in trained):
+        raise ValueError(f'every seed needs {n} photo scores, got {[len(s) for s in trained]}')
+    base_mean = statistics.fmean(baseline)
+    seed_mean = [statistics.fmean(scores[i] for scores in trained) for i in range(n)]
+    diffs = [b - t for b, t in zip(baseline, seed_mean)]
+    seed_gains = [1.0 - statistics.fmean(scores) / base_mean for scores in trained]
+    return dict(gain=statistics.fmean(diffs) / base_mean,
+                paired_se=statistics.stdev(diffs) / math.sqrt(n) / base_mean,
+                seed_gains=seed_gains, seed_gain_std=mean_std(seed_gains)[1],
+                photos_better=sum(d > 0 for d in diffs), num_photos=n, num_seeds=len(trained))
+
+
+def verdict(stats: Dict[str, Any], min_gain: float = 0.05, se_fraction: float = 1 / 3) -> str:
+    """``'met'`` when ``gain >= min_gain`` and ``paired_se < se_fraction * gain``, else why not.
+
+    Args:
+        stats (dict): :func:`paired_gain`'s result.
+        min_gain (float): the least relative gain. Default: 0.05.
+        se_fraction (float): the largest paired SE as a fraction of the gain. Default: 1/3.
+
+    Returns:
+        str: ``'met'`` or the failed condition(s), e.g. ``'gain 2.9% < 5.0%'``.
+    """
+    failed: List[str] = []
+    if stats['gain'] < min_gain:
+        failed.append(f'gain {100 * stats["gain"]:.1f}% < {100 * min_gain:.1f}%')
+    if not stats['paired_se'] < se_fraction * max(stats['gain'], 0.0):
+        failed.append(f'paired SE {100 * stats["paired_se"]:.2f}% >= {se_fraction:.2f} x gain')
+    return 'met' if not failed else 'not met: ' + '; '.join(failed)

@@ -1,0 +1,37 @@
+import math
+
+import pytest
+
+from mmfeatup.benchmark.paired_stats import paired_gain, verdict
+
+
+def test_paired_gain_values():
+    baseline = [1.0, 2.0, 3.0, 2.0]
+    trained = [[0.9, 1.8, 2.7, 1.8], [0.9, 1.8, 2.7, 1.8]]  # exactly 10% lower everywhere
+    stats = paired_gain(baseline, trained)
+    assert stats['gain'] == pytest.approx(0.10)
+    assert stats['seed_gains'] == pytest.approx([0.10, 0.10])
+    assert stats['photos_better'] == 4 and stats['num_photos'] == 4 and stats['num_seeds'] == 2
+    diffs = [0.1, 0.2, 0.3, 0.2]
+    mean = sum(diffs) / 4
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 3)
+    assert stats['paired_se'] == pytest.approx(sd / 2 / 2.0)  # / sqrt(4) / baseline mean
+    assert verdict(stats) == 'met'
+
+
+def test_paired_gain_pairs_by_photo():
+    # the same per-seed means, but the per-photo differences disagree in sign: a large SE
+    baseline = [1.0, 1.0, 1.0, 1.0]
+    trained = [[0.7, 1.3, 0.7, 1.1]]
+    stats = paired_gain(baseline, trained)
+    assert stats['gain'] == pytest.approx(0.05)
+    assert stats['photos_better'] == 2
+    assert 'paired SE' in verdict(stats)
+    assert 'gain' in verdict(paired_gain([1.0, 1.0], [[0.99, 0.99]]))
+
+
+def test_paired_gain_rejects_bad_input():
+    with pytest.raises(ValueError, match='seed'):
+        paired_gain([1.0, 2.0], [])
+    with pytest.raises(ValueError, match='photo'):
+        paired_gain([1.0, 2.0], [[1.0]])
