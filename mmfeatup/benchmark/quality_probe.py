@@ -14,7 +14,7 @@ The data is any ADE20K-format folder (``images|annotations/training|validation``
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -124,7 +124,7 @@ def score_probe(probe: nn.Module, features: Tensor, labels: Tensor,
 
 
 def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir: str,
-              featurizer: str, data_root: str, size: int, progress: Progress,
+              featurizer: Union[str, Dict[str, Any]], data_root: str, size: int, progress: Progress,
               results: Optional[Dict[str, Any]] = None,
               on_update: Callable[[], None] = lambda: None,
               variants: Optional[Dict[str, Dict[str, Any]]] = None, lr: float = 1e-3,
@@ -138,7 +138,7 @@ def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir:
             (parameter-free upsamplers: the probe's seeds only).
         iters (int): FeatUp training steps per seed (``recon``'s budget).
         train_dir (str): the photos the upsamplers train on.
-        featurizer (str): the frozen featurizer preset.
+        featurizer (str | dict): the frozen featurizer (preset name or config).
         data_root (str): the labelled ADE20K-format data.
         size (int): image side of the probe data.
         progress (Progress): stepped once per upsampler.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os.path as osp
 import subprocess
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 from mmfeatup.registry import build_upsampler
 
@@ -35,7 +35,7 @@ def ensure_photos(photo_root: str) -> Tuple[str, str]:
 
 
 def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root: str,
-              featurizer: str, crop: int, views: int, batch: int, stride: int,
+              featurizer: Union[str, Dict[str, Any]], crop: int, views: int, batch: int, stride: int,
               progress: Progress, results: Optional[Dict[str, Dict[str, Any]]] = None,
               on_update: Callable[[], None] = lambda: None,
               variants: Optional[Dict[str, Dict[str, Any]]] = None,
@@ -47,7 +47,7 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
         seeds (Sequence[int]): training seeds (parameter-free upsamplers: the first only).
         iters (int): training steps per seed.
         photo_root (str): the photos (:func:`ensure_photos`).
-        featurizer (str): the frozen featurizer preset.
+        featurizer (str | dict): the frozen featurizer (preset name or config).
         crop (int): image side of training and evaluation.
         views (int): held-out views per image.
         batch (int): images per training step.

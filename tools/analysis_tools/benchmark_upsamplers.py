@@ -94,6 +94,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--views', type=int, default=3, help='held-out views per image (recon)')
     parser.add_argument('--featurizer', default='efficientnet_lite0_s16')
     parser.add_argument('--featurizer-stride', type=int, default=16)
+    parser.add_argument('--channel-norm', action='store_true',
+                        help='ChannelNorm on the featurizer output, as the FeatUp training configs '
+                        '(use it with a FeatUp-pretrained JBU --variant: its residual was trained on '
+                        'channel-normed features)')
     parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
                         help='folder with train/ and heldout/ photos (made when missing)')
     parser.add_argument('--probe-data-root', default=osp.join(REPO, 'data', 'ade_demo'),
@@ -157,16 +161,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         sys.argv[1:] if argv is None else argv)
     cost: List[Dict[str, Any]] = []
     quality: Dict[str, Any] = dict(names=names, recon={}, seg={}, probe={}, note='')
+    featurizer = dict(preset=args.featurizer, channel_norm=True) if args.channel_norm \
+        else args.featurizer
+    featurizer_name = args.featurizer + (' + ChannelNorm' if args.channel_norm else '')
     recon, seg, notes = quality['recon'], quality['seg'], dict(seg='not run')
 
     def save(final: bool = False) -> None:
         """Write results.md/json now (after every step, so a cut-short run keeps its results)."""
-        recon_note = (f'Reconstruction: featurizer `{args.featurizer}`, {args.recon_crop}px '
+        recon_note = (f'Reconstruction: featurizer `{featurizer_name}`, {args.recon_crop}px '
                       f'crops, {args.iters} training steps x batch {args.recon_batch} (NAdam lr '
                       f'{args.lr}) per seed, seeds {args.seeds}, held-out photos '
                       f'`{args.photos}/heldout`, {args.views} views each (same views for all). '
                       if recon else 'Reconstruction: not run. ')
-        probe_note = (f'Linear probe: `{args.probe_data_root}`, {args.probe_size}px, '
+        probe_note = (f'Linear probe: featurizer `{featurizer_name}`, `{args.probe_data_root}`, '
+                      f'{args.probe_size}px, '
                       f'{args.probe_steps} Adam steps per probe, upsamplers trained as in recon. '
                       if quality['probe'] else '')
         quality['note'] = f'{recon_note}{probe_note}Segmentation: {notes["seg"]}.'
@@ -188,7 +196,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     ordered = priority_order(names)  # the issue's targets first
     if args.quality in ('recon', 'all'):
         progress = Progress(len(names), 'recon')
-        run_recon(ordered, args.seeds, args.iters, args.photos, args.featurizer, args.recon_crop,
+        run_recon(ordered, args.seeds, args.iters, args.photos, featurizer, args.recon_crop,
                   args.views, args.recon_batch, args.featurizer_stride, progress, recon, save,
                   variants, args.lr)
         progress.close()
@@ -198,7 +206,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if osp.abspath(args.probe_data_root) == osp.join(REPO, 'data', 'ade_demo'):
             ensure_ade_demo(args.probe_data_root)
         progress = Progress(len(names), 'probe')
-        run_probe(ordered, args.seeds, args.iters, ensure_photos(args.photos)[0], args.featurizer,
+        run_probe(ordered, args.seeds, args.iters, ensure_photos(args.photos)[0], featurizer,
                   args.probe_data_root, args.probe_size, progress, quality['probe'], save,
                   variants, args.lr, args.recon_batch, args.probe_steps,
                   stride=args.featurizer_stride)
