@@ -84,8 +84,10 @@ def apply_jitter(x: Tensor, params: JitterParams) -> Tensor:
                          f'{(height, width)} (reflect padding)')
     out = F.pad(x, [pad] * 4, mode='reflect') if pad > 0 else x
     if params.zoom > 1.0:
-        size = (_zoomed_size(height, pad, params.zoom), _zoomed_size(width, pad, params.zoom))
-        out = F.interpolate(out, size=size, mode='bilinear', align_corners=False)
+        # by scale factor, as the authors: the size is floor(n * zoom) (_zoomed_size) and the
+        # sampling grid is exactly 1/zoom; resizing to that size instead would sample with
+        # n / floor(n * zoom), a slightly different view unless n * zoom is a whole number
+        out = F.interpolate(out, scale_factor=params.zoom, mode='bilinear', align_corners=False)
     out = out[:, :, params.top:params.top + height, params.left:params.left + width]
     if params.flip:
         out = torch.flip(out, dims=[3])
