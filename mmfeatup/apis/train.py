@@ -67,7 +67,9 @@ def featup_runner_kwargs(cfg: Any, image_dir: str, iters: int, seed: int, batch_
     return dict(work_dir=work_dir, train_dataloader=loader, optim_wrapper=cfg.optim_wrapper,
                 param_scheduler=cfg.param_scheduler or None,
                 train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1),
-                default_hooks=cfg.default_hooks, custom_hooks=cfg.custom_hooks,
+                default_hooks=cfg.default_hooks,
+                # train_upsampler writes upsampler.pth itself, with its own arguments as meta
+                custom_hooks=[h for h in cfg.custom_hooks if h.get('type') != 'SaveUpsamplerHook'],
                 env_cfg=dict(cfg.env_cfg, dist_cfg=dict(backend='gloo')),
                 log_processor=cfg.log_processor, log_level='INFO' if log_interval else 'WARNING',
                 randomness=dict(seed=seed), default_scope=cfg.default_scope,

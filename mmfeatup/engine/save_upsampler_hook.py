@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -25,7 +25,17 @@ def save_upsampler(upsampler: nn.Module, path: str, meta: Optional[Dict[str, Any
         meta (dict, optional): provenance (config, steps, seed, time ...).
     """
     state = {key: value.detach().cpu() for key, value in upsampler.state_dict().items()}
-    save_checkpoint(dict(meta=dict(meta or {}), state_dict=state), path)
+    save_checkpoint(dict(meta=plain(meta or {}), state_dict=state), path)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every ``ConfigDict``/mapping and tuple made a plain dict/list, so that
+    ``torch.load(..., weights_only=True)`` reads it back (it refuses mmengine's classes)."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
 
 
 @HOOKS.register_module()
@@ -51,10 +61,10 @@ class SaveUpsamplerHook(Hook):
         if not is_main_process():
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        upsampler_cfg = getattr(getattr(runner, 'cfg', None), 'model', {}) or {}
+        model_cfg = getattr(runner.cfg, 'model', None) or {}
+        upsampler_cfg = model_cfg.get('upsampler', None) or {}
         meta = dict(config=osp.basename(getattr(runner.cfg, 'filename', '') or ''),
-                    upsampler=dict(upsampler_cfg.get('upsampler', {}) or {}),
-                    iters=int(runner.iter), seed=runner.seed,
+                    upsampler=plain(upsampler_cfg), iters=int(runner.iter), seed=runner.seed,
                     experiment=runner.experiment_name)
         save_upsampler(model.upsampler, osp.join(runner.work_dir, self.filename), meta)
         runner.logger.info(f'upsampler weights saved to {osp.join(runner.work_dir, self.filename)}')

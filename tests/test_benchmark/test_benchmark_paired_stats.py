@@ -16,7 +16,19 @@ def test_paired_gain_values():
     mean = sum(diffs) / 4
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 3)
     assert stats['paired_se'] == pytest.approx(sd / 2 / 2.0)  # / sqrt(4) / baseline mean
+    assert stats['seed_se'] == 0 and stats['total_se'] == pytest.approx(stats['paired_se'])
     assert verdict(stats) == 'met'
+
+
+def test_seed_spread_counts():
+    # every photo 10% better in one seed, 0% in the other: no photo-to-photo spread at all
+    baseline = [1.0, 2.0, 3.0]
+    trained = [[0.9, 1.8, 2.7], [1.0, 2.0, 3.0]]
+    stats = paired_gain(baseline, trained)
+    assert stats['gain'] == pytest.approx(0.05)
+    assert stats['seed_se'] == pytest.approx(math.sqrt(0.005) / math.sqrt(2))
+    assert stats['total_se'] > stats['paired_se']
+    assert 'total SE' in verdict(stats, min_gain=0.01)
 
 
 def test_paired_gain_pairs_by_photo():
@@ -26,7 +38,7 @@ def test_paired_gain_pairs_by_photo():
     stats = paired_gain(baseline, trained)
     assert stats['gain'] == pytest.approx(0.05)
     assert stats['photos_better'] == 2
-    assert 'paired SE' in verdict(stats)
+    assert 'total SE' in verdict(stats)
     assert 'gain' in verdict(paired_gain([1.0, 1.0], [[0.99, 0.99]]))
 
 
@@ -35,3 +47,7 @@ def test_paired_gain_rejects_bad_input():
         paired_gain([1.0, 2.0], [])
     with pytest.raises(ValueError, match='photo'):
         paired_gain([1.0, 2.0], [[1.0]])
+    with pytest.raises(ValueError, match='finite'):
+        paired_gain([1.0, 2.0], [[1.0, float('nan')]])
+    with pytest.raises(ValueError, match='> 0'):
+        paired_gain([0.0, 0.0], [[1.0, 1.0]])

@@ -24,7 +24,7 @@ def test_weights_are_shipped():
 
 @pytest.mark.parametrize('path', WEIGHTS, ids=osp.basename)
 def test_shipped_weights_come_from_a_config_that_still_builds(path):
-    checkpoint = torch.load(path, map_location='cpu')  # weights-only
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     meta = checkpoint['meta']
     config = osp.join(ROOT, 'configs', 'featup', meta['config'])
     assert osp.isfile(config), f'{path} names {meta["config"]}, which is not in configs/featup'

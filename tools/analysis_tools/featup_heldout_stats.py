@@ -6,8 +6,8 @@ Example (the three seeds of the stride-16 config, docs/benchmarks.md section 2.1
         configs/featup/jbu_efficientnet-lite0-s16_photos-128.py \\
         work_dirs/featup_s16_seed{0,1,2}/upsampler.pth --out work_dirs/featup_s16_stats.json
 
-Each ``upsampler.pth`` (what ``tools/train_upsampler.py`` writes at the end of training) is
-loaded into the config's trainer, which then scores the config's held-out set exactly as its
+Each ``upsampler.pth`` (what ``tools/train_upsampler.py`` writes at the end of training; a
+Runner ``iter_N.pth`` works too) is loaded into the config's trainer, which then scores the config's held-out set exactly as its
 validation does (``predict``: ``eval_views`` jittered views from ``eval_seed`` per photo, fixed area
 downsampler, bilinear on the same views). Prints rel-MSE and cosine per method (mean over photos;
 mean ± std over seeds) and the paired statistics of :mod:`mmfeatup.benchmark.paired_stats`.
@@ -50,11 +50,17 @@ def main() -> None:
     model = MODELS.build(cfg.model).eval()
     loader = Runner.build_dataloader(cfg.val_dataloader)
     runs: List[Dict[str, List[float]]] = []
+    photos: List[str] = []
     for path in args.checkpoints:
-        model.upsampler.load_state_dict(checkpoint_state_dict(read_checkpoint(path)), strict=True)
+        state = checkpoint_state_dict(read_checkpoint(path))
+        prefixed = {k[len('upsampler.'):]: v for k, v in state.items() if k.startswith('upsampler.')}
+        state = prefixed or state  # a Runner iter_N.pth holds the whole trainer
+        model.upsampler.load_state_dict(state, strict=True)
         scores: Dict[str, List[float]] = {}
+        photos = []
         with torch.no_grad():
             for batch in loader:
+                photos.extend(batch.get('img_path', []) if isinstance(batch, dict) else [])
                 for result in model.val_step(batch):
                     for key, value in result.items():
                         scores.setdefault(key, []).append(value)
@@ -73,14 +79,15 @@ def main() -> None:
     stats = paired_gain(runs[0]['bilinear_rel_mse'], [run['rel_mse'] for run in runs])
     seeds = ', '.join(f'{100 * g:.2f}%' for g in stats['seed_gains'])
     print(f'\nvs bilinear, paired over {stats["num_photos"]} photos: gain {100 * stats["gain"]:.2f}% '
-          f'(per seed {seeds}), paired SE {100 * stats["paired_se"]:.2f}%, better on '
+          f'(per seed {seeds}), paired SE {100 * stats["paired_se"]:.2f}%, seed SE '
+          f'{100 * stats["seed_se"]:.2f}%, total SE {100 * stats["total_se"]:.2f}%, better on '
           f'{stats["photos_better"]}/{stats["num_photos"]} photos; target (gain >= '
-          f'{100 * args.min_gain:.0f}%, SE < gain/3): {verdict(stats, args.min_gain)}')
+          f'{100 * args.min_gain:.0f}%, total SE < gain/3): {verdict(stats, args.min_gain)}')
     if args.out:
         os.makedirs(osp.dirname(args.out) or '.', exist_ok=True)
         with open(args.out, 'w') as f:
-            json.dump(dict(config=args.config, checkpoints=args.checkpoints, scores=runs,
-                           stats=stats), f, indent=1)
+            json.dump(dict(config=args.config, checkpoints=args.checkpoints, photos=photos,
+                           scores=runs, stats=stats), f, indent=1)
 
 
 if __name__ == '__main__':

@@ -139,7 +139,7 @@ def test_runner_checkpoint_and_resume(tmp_path):
     key = 'upsampler.up1.range_temp'
     assert key in saved['state_dict']
     # SaveUpsamplerHook: the upsampler alone, weights-only, with its provenance
-    alone = torch.load(work / 'upsampler.pth', map_location='cpu')  # weights-only
+    alone = torch.load(work / 'upsampler.pth', map_location='cpu', weights_only=True)
     assert alone['meta']['iters'] == 2 and alone['meta']['seed'] == 0
     assert alone['meta']['config'] == 'jbu_efficientnet-lite0-s16_photos-128.py'
     trained = runner.model.upsampler.state_dict()
