@@ -71,6 +71,7 @@ def main() -> None:
     out = args.out or osp.join('results', 'implicit', osp.splitext(osp.basename(args.image))[0])
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     info = {k: v for k, v in info.items() if k != 'losses'} | dict(
+        steps=args.steps, views=args.views, views_per_step=args.views_per_step,
         first_loss=info['losses'][0] if info['losses'] else None,
         last_loss=info['losses'][-1] if info['losses'] else None)
     torch.save(dict(features=features, info=info, image=args.image), out + '.pt')

@@ -51,6 +51,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--implicit-steps', type=int, default=0,
                         help='also fit implicit FeatUp to the image for this many steps and show '
                         'it last (0: no implicit panel)')
+    parser.add_argument('--implicit-features', default=None,
+                        help='show the implicit features saved by tools/fit_implicit.py (OUT.pt, '
+                        'fitted to this image at this --size) instead of fitting here')
     parser.add_argument('--size', type=int, default=224,
                         help='shorter image side after resizing (default 224)')
     parser.add_argument('--no-crop', action='store_true',
@@ -180,7 +183,17 @@ def run(args: argparse.Namespace) -> str:
               for i, name in enumerate(names)]
     # the baselines first, then the upsampler shown, then implicit FeatUp
     outputs, labels = outputs[1:] + outputs[:1], labels[1:] + labels[:1]
-    if args.implicit_steps > 0:
+    if args.implicit_features:
+        saved = torch.load(args.implicit_features, map_location='cpu', weights_only=True)
+        features = saved['features']
+        if tuple(features.shape[-2:]) != size or features.shape[1] != lowres.shape[1]:
+            raise ValueError(f'--implicit-features: {tuple(features.shape)} does not fit this image '
+                             f'({lowres.shape[1]} channels at {size}); fit it with the same --size')
+        outputs.append(features.float())
+        steps = saved.get('info', {}).get('steps')
+        labels.append('implicit FeatUp (' + (f'{steps} steps, ' if steps else '') +
+                      f'{os.path.basename(args.implicit_features)})')
+    elif args.implicit_steps > 0:
         from mmfeatup.apis import fit_implicit, query_implicit
         with torch.enable_grad():
             fitted, _ = fit_implicit(image, featurizer, steps=args.implicit_steps, seed=0)

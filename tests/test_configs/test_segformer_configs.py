@@ -85,15 +85,15 @@ def test_featup_pretrained_demo_loads_the_shipped_jbu():
     cfg = load_config(path)
     checkpoint = cfg.model.neck.upsampler.checkpoint
     assert osp.isfile(checkpoint), checkpoint  # resolved from the config's folder, any cwd
-    trained = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    trained = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
     neck = MODELS.build(cfg.model.neck)
     assert len(neck.upsamplers) == 3
     for module in neck.upsamplers:
         state = module.state_dict()
         stages = [k for k in state if k.startswith('up')]
         assert stages and all(torch.equal(state[k], trained[k]) for k in stages)
-    # sharper than the authors' initialisation (sigma 1): training shrank the Gaussian
-    assert float(neck.upsamplers[0].up1.sigma_spatial) < 0.9
+    # sharper than the authors' initialisation (sigma 1): training shrank the Gaussians
+    assert min(float(v) for k, v in trained.items() if k.endswith('sigma_spatial')) < 0.9
 
 
 def test_frozen_featup_demo_gives_the_jbu_stages_no_updates():

@@ -49,3 +49,21 @@ def test_tool_inputs(tool):
         tool.load_named_image('/no/such/file.png')
     with pytest.raises(ValueError, match='checkpoint'):
         tool.upsampler_state_dict({'state_dict': {'x.weight': torch.zeros(1)}}, JBUStack(4))
+
+
+def test_tool_shows_saved_implicit_features(tool, tmp_path):
+    from PIL import Image
+    base = ['skimage:astronaut', '--featurizer', 'resnet18', '--size', '64',
+            '--featurizer-options', 'out_index=2', '--compare', 'Bilinear']
+    saved = tmp_path / 'fit.pt'
+    torch.save(dict(features=torch.randn(1, 128, 64, 64), info=dict(steps=300)), saved)
+    out = tmp_path / 'vis.png'
+    tool.main(base + ['--out', str(out)])
+    with Image.open(out) as img:
+        without = img.size[0]
+    tool.main(base + ['--implicit-features', str(saved), '--out', str(out)])
+    with Image.open(out) as img:
+        assert img.size[0] > without  # one more panel
+    torch.save(dict(features=torch.randn(1, 128, 32, 32), info={}), saved)
+    with pytest.raises(ValueError, match='same --size'):
+        tool.main(base + ['--implicit-features', str(saved), '--out', str(out)])

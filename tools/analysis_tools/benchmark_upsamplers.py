@@ -41,7 +41,7 @@ Examples::
     # segmentation: bilinear vs JBU from scratch vs a JBU pre-trained with FeatUp's loss
     python tools/analysis_tools/benchmark_upsamplers.py --quality seg --threads 1 --seeds 0 1 2 \
         --variant JBUStack-FeatUp JBUStack \
-        checkpoint=mmfeatup/weights/jbu_efficientnet-lite0-s16_featup-600it.pth
+        checkpoint=mmfeatup/weights/jbu_efficientnet-lite0-s16_photos-128.pth
     # a tiny end-to-end check
     python tools/analysis_tools/benchmark_upsamplers.py --sizes 4x4:16x16 --channels 8 \
         --quality recon --iters 1 --seeds 0 --views 1 --recon-crop 64 --only Bilinear JBUStack

@@ -12,7 +12,7 @@ Examples::
 
     python tools/analysis_tools/upsampler_alignment.py
     python tools/analysis_tools/upsampler_alignment.py --source 4 --output 32 \\
-        --checkpoint mmfeatup/weights/jbu_efficientnet-lite0-s16_featup-600it.pth
+        --checkpoint mmfeatup/weights/jbu_efficientnet-lite0-s16_photos-128.pth
 """
 from __future__ import annotations
 
