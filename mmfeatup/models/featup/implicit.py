@@ -125,6 +125,11 @@ class PCAProjector(nn.Module):
     def fit(self, feats: Tensor) -> 'PCAProjector':
         """Fit the mean and the leading components to ``feats`` ``[N, C, h, w]``."""
         samples = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1]).float()
+        if samples.shape[0] < self.dim:
+            raise ValueError(f'PCAProjector.fit: {samples.shape[0]} feature vectors '
+                             f'({tuple(feats.shape)}) give at most {samples.shape[0]} components, '
+                             f'{self.dim} wanted: use more views, a larger image or a smaller '
+                             'pca_dim')
         mean = samples.mean(0)
         _, _, v = torch.linalg.svd(samples - mean, full_matrices=False)
         self.mean.copy_(mean)

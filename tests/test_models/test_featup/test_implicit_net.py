@@ -42,3 +42,6 @@ def test_pca_projector_round_trip():
     assert pca.dim == 3
     assert torch.allclose(pca.unproject(pca.project(feats)), feats, atol=1e-4)
     assert PCAProjector(feats, dim=50).dim == 10
+    # fewer feature vectors than wanted components: a clear error, not a copy_ size mismatch
+    with pytest.raises(ValueError, match='more views'):
+        PCAProjector(torch.randn(1, 10, 2, 2), dim=8)
