@@ -11,7 +11,7 @@ PIP    := $(PY) -m pip
 MMFEATUP_WITH_CUDA ?= 0
 OPS_SOURCES := $(shell find ops/csrc -type f 2>/dev/null) setup.py
 
-.PHONY: all venv ext demo test test-fast cuda-check benchmark-ops benchmark-upsamplers clean
+.PHONY: all venv ext demo test test-fast cuda-check benchmark-ops benchmark-upsamplers benchmark-targets clean
 
 all: test
 
@@ -47,6 +47,9 @@ benchmark-ops: ext
 
 benchmark-upsamplers: ext
 	$(PY) tools/analysis_tools/benchmark_upsamplers.py
+
+benchmark-targets: ext
+	$(PY) tools/analysis_tools/benchmark_jbu_targets.py
 
 clean:
 	rm -rf build *.egg-info mmfeatup/_ext*.so $(VENV)/.ext-built

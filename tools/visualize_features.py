@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> str:
     import mmfeatup.models  # noqa: F401  (registers featurizers and upsamplers)
     from mmfeatup.models.featurizers import build_featurizer
     from mmfeatup.registry import build_upsampler
-    from mmfeatup.utils import pca_to_rgb, save_feature_figure
+    from mmfeatup.utils import edge_alignment, pca_to_rgb, save_feature_figure
 
     image = prepare_image(load_named_image(args.image), args.size, not args.no_crop)
     featurizer = build_featurizer(args.featurizer, **args.featurizer_options).eval()
@@ -200,6 +200,9 @@ def run(args: argparse.Namespace) -> str:
         outputs.append(query_implicit(fitted, size))
         labels.append(f'implicit FeatUp ({args.implicit_steps} steps on this image)')
 
+    for label, output in zip(labels, outputs):
+        alignment = edge_alignment(image, output)
+        print(f'edge alignment (corr. of |grad| with the image\'s) {alignment:.3f}: {label}')
     colours, _ = pca_to_rgb([lowres] + outputs)
     panels = [(f'image {size[0]}x{size[1]}', image[0]),
               (f'low-res features {h}x{w} (stride {size[0] // h})', colours[0][0])]

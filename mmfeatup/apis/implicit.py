@@ -63,6 +63,7 @@ def _fit(model: ImplicitFeatUpFitter, image01: Tensor, steps: int, lr: float, se
             default_hooks=dict(logger=dict(type='LoggerHook', interval=log_interval or steps,
                                            log_metric_by_epoch=False),
                                checkpoint=None),
+            log_processor=dict(by_epoch=False),  # "Iter(train) [n/steps]", not an epoch count
             log_level='INFO' if log_interval else 'WARNING', randomness=dict(seed=seed),
             default_scope='mmseg', env_cfg=dict(dist_cfg=dict(backend='gloo')),
             experiment_name=f'fit_implicit_seed{seed}_{uuid.uuid4().hex[:12]}')

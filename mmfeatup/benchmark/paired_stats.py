@@ -80,3 +80,39 @@ def verdict(stats: Dict[str, Any], min_gain: float = 0.05, se_fraction: float = 
     if not stats['total_se'] < se_fraction * max(stats['gain'], 0.0):
         failed.append(f'total SE {100 * stats["total_se"]:.2f}% >= {se_fraction:.2f} x gain')
     return 'met' if not failed else 'not met: ' + '; '.join(failed)
+
+
+def probe_pairs(probe: Dict[str, Any], baseline: str = 'Bilinear') -> List[str]:
+    """Linear-probe rows against ``baseline``, paired by validation image (markdown lines).
+
+    Each row's per-image pixel error (100 - pixel accuracy) over its seeds is compared with the
+    baseline's (its first seed: a parameter-free baseline differs across seeds only by the
+    probe's seed) by :func:`paired_gain`.
+
+    Args:
+        probe (dict): :func:`~mmfeatup.benchmark.quality_probe.run_probe`'s results.
+        baseline (str): the row to compare with. Default: ``'Bilinear'``.
+
+    Returns:
+        list[str]: a header and one line per other row with per-image scores; empty when the
+        baseline has none.
+    """
+    base = probe.get(baseline, {}).get('acc_per_image') or []
+    if not base or len(base[0]) < 2:
+        return []
+    base_error = [100 - v for v in base[0]]
+    lines = [f'Linear probe paired by validation image ({len(base_error)} images), pixel error '
+             f'(100 - acc) against {baseline} (gain > 0: fewer errors):\n']
+    for name, entry in probe.items():
+        seeds = entry.get('acc_per_image') or []
+        if name == baseline or not seeds or any(len(s) != len(base_error) for s in seeds):
+            continue
+        # images without labelled pixels (NaN accuracy) are left out of the pairs
+        keep = [i for i, v in enumerate(base_error)
+                if math.isfinite(v) and all(math.isfinite(s[i]) for s in seeds)]
+        stats = paired_gain([base_error[i] for i in keep],
+                            [[100 - s[i] for i in keep] for s in seeds])
+        lines.append(f'- {name}: gain {100 * stats["gain"]:.2f}% (total SE '
+                     f'{100 * stats["total_se"]:.2f}%, {stats["num_seeds"]} seeds), better on '
+                     f'{stats["photos_better"]}/{stats["num_photos"]} images')
+    return lines + ['']

@@ -23,7 +23,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from mmfeatup.datasets import list_images
-from .specs import count_parameters, spec_of, upsampler_cfg
+from .specs import count_parameters, for_seed, spec_of, upsampler_cfg
 from .timer import Progress, Stopwatch
 
 IGNORE = 255
@@ -102,13 +102,18 @@ def train_probe(features: Tensor, labels: Tensor, num_classes: int, steps: int =
 @torch.no_grad()
 def score_probe(probe: nn.Module, features: Tensor, labels: Tensor,
                 num_classes: int) -> Dict[str, float]:
-    """``mIoU`` (over classes in the ground truth or the prediction) and pixel ``acc``, in %."""
+    """``mIoU`` (over classes in the ground truth or the prediction) and pixel ``acc``, in %;
+    ``acc_per_image`` (pixel accuracy of each image, in %, NaN for an image without labelled
+    pixels) for statistics paired by image."""
     intersect = torch.zeros(num_classes, dtype=torch.float64)
     union = torch.zeros(num_classes, dtype=torch.float64)
     correct = total = 0
+    per_image = []
     for feats, label in zip(features.split(8), labels.split(8)):
         pred = probe(feats.float()).argmax(1)
         valid = label != IGNORE
+        hits = ((pred == label) & valid).flatten(1).sum(1).double()
+        per_image += (100 * hits / valid.flatten(1).sum(1).double()).tolist()
         pred, label = pred[valid], label[valid]
         hit = pred[pred == label]
         area_i = torch.bincount(hit, minlength=num_classes).double()
@@ -120,7 +125,7 @@ def score_probe(probe: nn.Module, features: Tensor, labels: Tensor,
         total += int(label.numel())
     present = union > 0
     miou = float((intersect[present] / union[present]).mean()) if present.any() else 0.0
-    return dict(mIoU=100 * miou, acc=100 * correct / max(total, 1))
+    return dict(mIoU=100 * miou, acc=100 * correct / max(total, 1), acc_per_image=per_image)
 
 
 def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir: str,
@@ -152,7 +157,8 @@ def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir:
         stride (int): the featurizer's stride.
 
     Returns:
-        dict: per name ``mIoU``, ``acc``, ``seeds`` (one entry per seed), ``seconds``,
+        dict: per name ``mIoU``, ``acc``, ``acc_per_image`` (a list per seed), ``seeds`` (one
+        entry per seed), ``seconds``,
         ``num_train``/``num_val`` and, on failure, ``error``.
     """
     from mmfeatup.apis import train_upsampler
@@ -164,21 +170,23 @@ def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir:
     grid = size // stride
     results = {} if results is None else results
     for name in names:
-        entry: Dict[str, Any] = dict(mIoU=[], acc=[], seeds=[], seconds=[],
+        entry: Dict[str, Any] = dict(mIoU=[], acc=[], acc_per_image=[], seeds=[], seconds=[],
                                      num_train=len(train[0]), num_val=len(val[0]))
         try:
             cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (size, size))
-            entry['trained'] = count_parameters(build_upsampler(cfg, in_channels=8)) > 0
+            first = build_upsampler(for_seed(cfg, seeds[0]), in_channels=8)
+            entry['trained'] = count_parameters(first) > 0
             for seed in seeds:
                 with Stopwatch() as watch:
                     # parameter-free upsamplers come back untrained (only the probe's seed varies)
-                    model = train_upsampler(cfg, frozen, train_dir, iters=iters, seed=seed,
-                                            batch_size=batch, crop_size=size, lr=lr)
+                    model = train_upsampler(for_seed(cfg, seed), frozen, train_dir, iters=iters,
+                                            seed=seed, batch_size=batch, crop_size=size, lr=lr)
                     feats = [upsampled_features(model, frozen, split[0]) for split in (train, val)]
                     probe = train_probe(feats[0], train[1], num_classes, probe_steps, seed=seed)
                     scores = score_probe(probe, feats[1], val[1], num_classes)
                 entry['mIoU'].append(scores['mIoU'])
                 entry['acc'].append(scores['acc'])
+                entry['acc_per_image'].append(scores['acc_per_image'])
                 entry['seeds'].append(seed)
                 entry['seconds'].append(watch.seconds)
         except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others

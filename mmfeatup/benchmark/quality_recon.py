@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 from mmfeatup.registry import build_upsampler
 
-from .specs import REPO, count_parameters, spec_of, upsampler_cfg
+from .specs import REPO, count_parameters, for_seed, spec_of, upsampler_cfg
 from .timer import Progress, Stopwatch
 
 
@@ -70,11 +70,12 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
         entry: Dict[str, Any] = dict(rel_mse=[], cos=[], seconds=[], seeds=[])
         try:
             cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (crop, crop))
-            has_params = count_parameters(build_upsampler(cfg, in_channels=8)) > 0
+            first = build_upsampler(for_seed(cfg, seeds[0]), in_channels=8)
+            has_params = count_parameters(first) > 0
             run_seeds = list(seeds) if has_params else list(seeds)[:1]
             for seed in run_seeds:
                 with Stopwatch() as watch:
-                    model = train_upsampler(cfg, featurizer, train_dir,
+                    model = train_upsampler(for_seed(cfg, seed), featurizer, train_dir,
                                             iters=iters if has_params else 0, seed=seed,
                                             batch_size=batch, crop_size=crop, lr=lr)
                 scores = evaluate_reconstruction(model, featurizer, heldout_dir, n_views=views,

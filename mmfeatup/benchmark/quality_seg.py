@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from mmfeatup.registry import UPSAMPLERS
 
-from .specs import REPO, spec_of
+from .specs import REPO, for_seed, spec_of
 from .timer import Progress, Stopwatch
 
 #: The segmentation part's default: the demo data with the ImageNet EfficientNet-Lite0 backbone
@@ -128,7 +128,7 @@ def run_seg(names: Sequence[str], seeds: Sequence[int], iters: int, config: str,
         for seed in seeds:
             try:
                 ensure_ade_demo(data_root)
-                cfg = seg_config(config, spec_of(name, variants), seed, iters,
+                cfg = seg_config(config, for_seed(spec_of(name, variants), seed), seed, iters,
                                  osp.join(out, 'seg', name, f'seed{seed}'), data_root)
                 with Stopwatch() as watch, open(os.devnull, 'w') as sink, \
                         contextlib.redirect_stdout(sink):

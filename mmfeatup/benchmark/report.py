@@ -147,7 +147,7 @@ def results_markdown(command: str, env: Dict[str, Any], variants: Dict[str, Dict
              + ('' if final else ' **PARTIAL: still running.**') + '\n',
              *[f'Variant `{label}`: `{spec}`\n' for label, spec in variants.items()],
              '## Cost\n', *cost_table(cost), '']
-    if quality and (quality['recon'] or quality['seg']):
+    if quality and (quality['recon'] or quality['seg'] or quality.get('probe')):
         lines += ['## Quality\n', quality['note'] + ' Values: mean ± sample std over seeds.\n',
                   *quality_table(quality['names'], quality['recon'], quality['seg'],
                                 quality.get('probe')), '']

@@ -89,6 +89,24 @@ def spec_of(name: str, variants: Optional[Dict[str, Dict[str, Any]]] = None) -> 
     return dict((variants or {}).get(name) or dict(type=name))
 
 
+def for_seed(cfg: Dict[str, Any], seed: int) -> Dict[str, Any]:
+    """``cfg`` with ``{seed}`` in its string values replaced by ``seed``.
+
+    A ``--variant`` row can so name one file per seed (e.g.
+    ``checkpoint=work_dirs/featup_s16_seed{seed}/upsampler.pth``): with ``--seeds 0 1 2`` and
+    ``--iters 0``, each seed's row scores that seed's trained upsampler.
+
+    Args:
+        cfg (dict): an upsampler config.
+        seed (int): the run's seed.
+
+    Returns:
+        dict: a copy (``cfg`` itself is not changed).
+    """
+    return {key: value.replace('{seed}', str(seed)) if isinstance(value, str) else value
+            for key, value in cfg.items()}
+
+
 def upsampler_cfg(name: Union[str, Dict[str, Any]], source: Size, output: Size) -> Dict[str, Any]:
     """Config of ``name`` for ``source -> output``, with its ``scale_factor``.
 

@@ -154,6 +154,43 @@ def _to_hwc(image: ImageLike, name: str) -> np.ndarray:
     return np.clip(image, 0.0, 1.0)
 
 
+def _gradient_magnitude(maps: Tensor) -> Tensor:
+    """``[H-1, W-1]`` norm over channels of the forward differences of ``[1, C, H, W]``."""
+    dx = maps[..., :-1, 1:] - maps[..., :-1, :-1]
+    dy = maps[..., 1:, :-1] - maps[..., :-1, :-1]
+    return (dx.pow(2) + dy.pow(2)).sum(1)[0].sqrt()
+
+
+def edge_alignment(image: Tensor, features: Tensor) -> float:
+    """How much a feature map's edges follow the image's: the Pearson correlation, over
+    pixels, of the two gradient magnitudes (channel norms of the forward differences).
+
+    Interpolated features change slowly everywhere (low); features whose changes sit on the
+    image's edges score high. A descriptive measure for figures, not a training target.
+
+    Args:
+        image (Tensor): ``[3, H, W]`` or ``[1, 3, H, W]``.
+        features (Tensor): ``[C, H, W]`` or ``[1, C, H, W]``, the image's size.
+
+    Returns:
+        float: the correlation, in [-1, 1].
+
+    Raises:
+        ValueError: another size, a batch of more than one, or a constant map.
+    """
+    image, features = _as_bchw(image, 'image'), _as_bchw(features, 'features')
+    if image.shape[0] != 1 or features.shape[0] != 1:
+        raise ValueError('edge_alignment: one image and one feature map')
+    if image.shape[-2:] != features.shape[-2:]:
+        raise ValueError(f'edge_alignment: features {tuple(features.shape[-2:])} must have the '
+                         f'image size {tuple(image.shape[-2:])}')
+    pair = torch.stack([_gradient_magnitude(image.double()).flatten(),
+                        _gradient_magnitude(features.double()).flatten()])
+    if bool((pair.std(1) == 0).any()):
+        raise ValueError('edge_alignment: a constant map has no edges to compare')
+    return float(torch.corrcoef(pair)[0, 1])
+
+
 def save_feature_figure(panels: Sequence[Tuple[str, ImageLike]],
                         path: str,
                         title: Optional[str] = None,

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from mmfeatup.benchmark.paired_stats import paired_gain, verdict
+from mmfeatup.benchmark.paired_stats import paired_gain, probe_pairs, verdict
 
 
 def test_paired_gain_values():
@@ -51,3 +51,18 @@ def test_paired_gain_rejects_bad_input():
         paired_gain([1.0, 2.0], [[1.0, float('nan')]])
     with pytest.raises(ValueError, match='> 0'):
         paired_gain([0.0, 0.0], [[1.0, 1.0]])
+
+
+def test_probe_pairs_compare_per_image_error_with_the_baseline():
+    probe = {'Bilinear': dict(acc_per_image=[[50.0, 60.0, 70.0], [51.0, 61.0, 71.0]]),
+             'JBU': dict(acc_per_image=[[55.0, 62.0, 70.0], [53.0, 64.0, 72.0]]),
+             'Short': dict(acc_per_image=[[1.0]]), 'Failed': dict(error='x')}
+    lines = probe_pairs(probe)
+    assert len(lines) == 3 and '3 images' in lines[0]
+    # bilinear errors (first seed) 50, 40, 30 (mean 40); JBU seed-mean errors 46, 37, 29: 8/3 / 40
+    assert '- JBU: gain 6.67%' in lines[1] and 'better on 3/3 images' in lines[1]
+    assert probe_pairs({'JBU': probe['JBU']}) == []
+    # an image without labelled pixels (NaN accuracy) leaves the pairs
+    probe['Bilinear']['acc_per_image'][0].append(math.nan)
+    probe['JBU']['acc_per_image'] = [s + [50.0] for s in probe['JBU']['acc_per_image']]
+    assert probe_pairs(probe)[1] == lines[1]

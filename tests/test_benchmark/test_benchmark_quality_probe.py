@@ -53,6 +53,8 @@ def test_probe_fits_separable_features_and_scores_exactly():
     scores = score_probe(constant, onehot, labels, 4)
     assert scores['acc'] == pytest.approx(100 * share, rel=1e-6)
     assert scores['mIoU'] == pytest.approx(100 * share / 4, rel=1e-6)
+    per_image = [float((lab[lab != IGNORE] == 0).float().mean()) * 100 for lab in labels]
+    assert scores['acc_per_image'] == pytest.approx(per_image, rel=1e-6)
 
 
 def test_run_probe_row_for_a_parameter_free_upsampler(ade_folder, tmp_path):
@@ -64,3 +66,4 @@ def test_run_probe_row_for_a_parameter_free_upsampler(ade_folder, tmp_path):
     assert row['trained'] is False and row['seeds'] == [0, 1]
     assert len(row['mIoU']) == 2 and all(0 <= v <= 100 for v in row['mIoU'] + row['acc'])
     assert row['num_train'] == 3 and row['num_val'] == 2
+    assert [len(scores) for scores in row['acc_per_image']] == [2, 2]

@@ -3,8 +3,8 @@ import argparse
 
 import pytest
 
-from mmfeatup.benchmark.specs import (parse_size, parse_variant, priority_order, select_names,
-                                      spec_of, upsampler_cfg)
+from mmfeatup.benchmark.specs import (for_seed, parse_size, parse_variant, priority_order,
+                                      select_names, spec_of, upsampler_cfg)
 
 
 def test_parse_size():
@@ -43,3 +43,9 @@ def test_variant_parsing():
 def test_priority_order_puts_the_targets_first():
     assert priority_order(['CARAFE', 'JBUStack', 'Bicubic', 'Bilinear']) == [
         'Bilinear', 'JBUStack', 'Bicubic', 'CARAFE']
+
+
+def test_for_seed_names_one_file_per_seed():
+    cfg = dict(type='JBUStack', checkpoint='w/seed{seed}/upsampler.pth', radius=3)
+    assert for_seed(cfg, 2) == dict(type='JBUStack', checkpoint='w/seed2/upsampler.pth', radius=3)
+    assert cfg['checkpoint'] == 'w/seed{seed}/upsampler.pth'  # not changed in place

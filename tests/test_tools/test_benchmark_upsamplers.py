@@ -108,3 +108,24 @@ def test_tiny_seg_run_trains_validates_and_reports(bench, tmp_path):
     assert 0 <= entry['mIoU'][0] <= 100 and 0 <= entry['bF'][0] <= 100
     assert len(entry['bPrecision']) == len(entry['bRecall']) == 1
     assert 'effnet-lite0_jbu_ade-demo-128x128.py' in (out / 'results.md').read_text()
+
+
+def test_jbu_targets_table_measures_every_figure_against_its_floor(tmp_path):
+    """Run as a user would, from a directory outside the repository."""
+    import os.path as osp
+    import subprocess
+    import sys
+    tool = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
+                    'analysis_tools', 'benchmark_jbu_targets.py')
+    out = subprocess.run([sys.executable, tool, '--threads', '1', '--repeats', '1', '--channels',
+                          '4', '--skip-segformer'], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split(' | ') for line in out.stdout.splitlines() if line.startswith('| JBU')
+            or line.startswith('| one JBU')]
+    assert len(rows) == 5 and 'measured peaks' in out.stdout
+    for row in rows:
+        measured, floor = float(row[1].split()[0]), float(row[3].split()[0])
+        assert measured > 0 and floor > 0, row
+    # the 448^2 / 224^2 floor is the FLOP ratio of a x16 JBUStack on 4x the pixels
+    assert 3.9 < float(rows[3][3].split()[0]) < 5

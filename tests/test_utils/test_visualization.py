@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmfeatup.utils import fit_joint_pca, pca_to_rgb, save_feature_figure
+from mmfeatup.utils import edge_alignment, fit_joint_pca, pca_to_rgb, save_feature_figure
 
 
 def structured_features(channels=16, size=8, seed=0):
@@ -77,3 +77,17 @@ def test_save_feature_figure(tmp_path):
         pixels = np.asarray(img.convert('RGB'))
     assert width == 3 * 2 * 50 and height > 2 * 50
     assert pixels.std() > 10  # something was drawn
+
+
+def test_edge_alignment_ranks_edge_following_features_above_blurred_ones():
+    image = torch.zeros(3, 32, 40)
+    image[:, :, 17:] = 1.0  # one vertical edge
+    image[:, 9:12, :] += 0.5  # and a horizontal bar
+    sharp = torch.cat([image, -image[:1]], 0)  # features that change exactly at the edges
+    blurred = F.avg_pool2d(sharp[None], 9, stride=1, padding=4, count_include_pad=False)
+    assert edge_alignment(image, sharp) == pytest.approx(1.0, abs=1e-6)
+    assert 0 < edge_alignment(image, blurred) < 0.9
+    with pytest.raises(ValueError, match='image size'):
+        edge_alignment(image, sharp[:, :16])
+    with pytest.raises(ValueError, match='constant'):
+        edge_alignment(image, torch.ones(4, 32, 40))

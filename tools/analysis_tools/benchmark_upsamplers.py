@@ -57,12 +57,13 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 
 from mmfeatup.benchmark.cost import measure_cost
+from mmfeatup.benchmark.paired_stats import probe_pairs
 from mmfeatup.benchmark.plot import plot
 from mmfeatup.benchmark.quality_probe import run_probe
 from mmfeatup.benchmark.quality_recon import ensure_photos, run_recon
 from mmfeatup.benchmark.quality_seg import default_seg_config, run_seg
 from mmfeatup.benchmark.report import environment, results_markdown, write_results
-from mmfeatup.benchmark.specs import (DEFAULT_SEG, REPO, parse_size, parse_variant,
+from mmfeatup.benchmark.specs import (DEFAULT_SEG, REPO, for_seed, parse_size, parse_variant,
                                       priority_order, select_names)
 from mmfeatup.benchmark.timer import Progress
 
@@ -117,8 +118,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--variant', nargs='+', action='append', metavar='LABEL TYPE key=value',
                         help='an extra row LABEL: upsampler TYPE with options, e.g. '
                         '--variant JBUStack-FeatUp JBUStack checkpoint=work_dirs/x/upsampler.pth '
-                        '(a FeatUp-pretrained JBU); repeatable; always benchmarked (and in seg '
-                        'unless --seg-only leaves it out)')
+                        '(a FeatUp-pretrained JBU); {seed} in a value becomes each run\'s seed '
+                        '(one checkpoint per seed; cost rows use the first seed); repeatable; '
+                        'always benchmarked (and in seg unless --seg-only leaves it out)')
     parser.add_argument('--skip', nargs='+', default=[], help='leave these upsamplers out')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s choice; 1 avoids OpenMP '
@@ -179,6 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                       if quality['probe'] else '')
         quality['note'] = f'{recon_note}{probe_note}Segmentation: {notes["seg"]}.'
         lines = results_markdown(command, env, variants, cost, quality, final)
+        lines += probe_pairs(quality['probe'])
         write_results(args.out, lines, dict(env=env, command=command, final=final, cost=cost,
                                             recon=recon, seg=seg, probe=quality['probe']))
         if final:
@@ -187,8 +190,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     jobs = [(n, s, c, d) for d in devices for s in args.sizes for c in args.channels for n in names]
     progress = Progress(len(jobs), 'cost')
     for name, (source, output), channels, device in jobs:
+        spec = for_seed(variants[name], args.seeds[0]) if name in variants else None
         cost.append(measure_cost(name, source, output, channels, args.batch, device, args.repeats,
-                                 variants.get(name)))
+                                 spec))
         progress.step(f'{name} {device.type}')
         save()
     progress.close()

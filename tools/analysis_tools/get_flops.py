@@ -100,40 +100,23 @@ def inference(config: str, shape: Sequence[int],
         ``flops`` / ``params`` (formatted, e.g. ``'1.2G'``), ``flops_count`` /
         ``params_count`` (numbers) and ``compute_type``.
     """
-    from mmfeatup.compat import install
-    install()  # mmcv.ops importable before mmseg.models is; mmfeatup op FLOP handles
-
     import torch
-    from mmengine.analysis import get_model_complexity_info
     from mmengine.analysis.print_helper import _format_size
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
 
+    from mmfeatup.benchmark.segmentor import build_segmentor, count_segmentor_flops
     from mmfeatup.engine import load_config
 
     image_shape = input_shape(shape)
-    cfg = load_config(config, cfg_options)  # runs the config's custom_imports
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    if cfg.model.get('decode_head', {}).get('type') in ('MaskFormerHead', 'Mask2FormerHead'):
+    head = load_config(config, cfg_options).model.get('decode_head', {}).get('type')
+    if head in ('MaskFormerHead', 'Mask2FormerHead'):
         raise NotImplementedError('MaskFormer and Mask2Former are not supported yet.')
-
-    model = MODELS.build(cfg.model)
-    if hasattr(model, 'auxiliary_head'):
-        model.auxiliary_head = None
+    model = build_segmentor(config, cfg_options)
     if torch.cuda.is_available():
         model.cuda()
-    model = revert_sync_batchnorm(model)
-    meta = dict(ori_shape=image_shape[-2:], pad_shape=image_shape[-2:])
-    data = model.data_preprocessor(dict(inputs=[torch.rand(image_shape)],
-                                        data_samples=[SegDataSample(metainfo=meta)]))
-    model.eval()
-    outputs = get_model_complexity_info(model, inputs=data['inputs'], show_table=False,
-                                        show_arch=False)
-    return dict(ori_shape=image_shape[-2:], pad_shape=tuple(data['inputs'].shape[-2:]),
-                flops=_format_size(outputs['flops']), params=_format_size(outputs['params']),
-                flops_count=outputs['flops'], params_count=outputs['params'],
+    flops, params, pad_shape = count_segmentor_flops(model, image_shape)
+    return dict(ori_shape=image_shape[-2:], pad_shape=pad_shape,
+                flops=_format_size(flops), params=_format_size(params),
+                flops_count=flops, params_count=params,
                 compute_type='direct: randomly generate a picture')
 
 
