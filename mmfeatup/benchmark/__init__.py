@@ -5,7 +5,11 @@
 * :mod:`.specs`: sizes, upsampler configs, ``--variant`` rows, the rows of a run;
 * :mod:`.cost`: parameters, FLOPs, latency and peak memory of one upsampler;
 * :mod:`.quality_recon`: held-out multi-view feature reconstruction;
+* :mod:`.quality_probe`: FeatUp's linear probe on labelled ADE-format data;
 * :mod:`.quality_seg`: end-to-end segmentation on the demo dataset;
+* :mod:`.paired_stats`: per-photo / per-image paired statistics against a baseline;
+* :mod:`.segmentor`: a whole segmentor from a config: FLOPs, train-step and inference time;
+* :mod:`.floors`: the machine's measured peak multiply-add rate and copy bandwidth;
 * :mod:`.report`: statistics (:func:`mean_std`), tables, ``results.md/json``;
 * :mod:`.plot` and :mod:`.plot_labels`: the figure and its label placement.
 

@@ -86,8 +86,8 @@ def probe_pairs(probe: Dict[str, Any], baseline: str = 'Bilinear') -> List[str]:
     """Linear-probe rows against ``baseline``, paired by validation image (markdown lines).
 
     Each row's per-image pixel error (100 - pixel accuracy) over its seeds is compared with the
-    baseline's (its first seed: a parameter-free baseline differs across seeds only by the
-    probe's seed) by :func:`paired_gain`.
+    baseline's, averaged per image over the baseline's seeds (a parameter-free baseline differs
+    across seeds only by the probe's seed), by :func:`paired_gain`.
 
     Args:
         probe (dict): :func:`~mmfeatup.benchmark.quality_probe.run_probe`'s results.
@@ -100,7 +100,9 @@ def probe_pairs(probe: Dict[str, Any], baseline: str = 'Bilinear') -> List[str]:
     base = probe.get(baseline, {}).get('acc_per_image') or []
     if not base or len(base[0]) < 2:
         return []
-    base_error = [100 - v for v in base[0]]
+    if any(len(seed) != len(base[0]) for seed in base):
+        raise ValueError(f'probe_pairs: {baseline} has another image count per seed')
+    base_error = [100 - statistics.fmean(seed[i] for seed in base) for i in range(len(base[0]))]
     lines = [f'Linear probe paired by validation image ({len(base_error)} images), pixel error '
              f'(100 - acc) against {baseline} (gain > 0: fewer errors):\n']
     for name, entry in probe.items():

@@ -59,10 +59,10 @@ def test_probe_pairs_compare_per_image_error_with_the_baseline():
              'Short': dict(acc_per_image=[[1.0]]), 'Failed': dict(error='x')}
     lines = probe_pairs(probe)
     assert len(lines) == 3 and '3 images' in lines[0]
-    # bilinear errors (first seed) 50, 40, 30 (mean 40); JBU seed-mean errors 46, 37, 29: 8/3 / 40
-    assert '- JBU: gain 6.67%' in lines[1] and 'better on 3/3 images' in lines[1]
+    # bilinear seed-mean errors 49.5, 39.5, 29.5 (mean 39.5); JBU's 46, 37, 29: (3.5+2.5+0.5)/3 / 39.5
+    assert '- JBU: gain 5.49%' in lines[1] and 'better on 3/3 images' in lines[1]
     assert probe_pairs({'JBU': probe['JBU']}) == []
     # an image without labelled pixels (NaN accuracy) leaves the pairs
-    probe['Bilinear']['acc_per_image'][0].append(math.nan)
+    probe['Bilinear']['acc_per_image'] = [s + [math.nan] for s in probe['Bilinear']['acc_per_image']]
     probe['JBU']['acc_per_image'] = [s + [50.0] for s in probe['JBU']['acc_per_image']]
     assert probe_pairs(probe)[1] == lines[1]

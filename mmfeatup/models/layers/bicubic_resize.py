@@ -36,17 +36,23 @@ def _reflect(index: int, size: int) -> int:
 
 
 def _tile_rows(rows: int) -> int:
-    """Output rows per band tile: the divisor of ``rows`` nearest 32 in [4, 64], else all
-    (measured on CPU: fewer, taller tiles read fewer duplicated input rows)."""
+    """Output rows per band tile: the divisor of ``rows`` nearest 32 in [4, 64]; else 32 (the
+    last tile then has zero-weight rows, cut off after the product) when ``rows > 64``; else
+    all (measured on CPU: fewer, taller tiles read fewer duplicated input rows; a dense
+    product for 454 = 2 x 227 rows, the x2 stage to 448 px, cost 10x the banded one)."""
     divisors = [d for d in range(4, min(rows, 64) + 1) if rows % d == 0]
-    return min(divisors, key=lambda d: abs(d - 32)) if divisors else rows
+    if divisors:
+        return min(divisors, key=lambda d: abs(d - 32))
+    return 32 if rows > 64 else rows
 
 
 class _Band(NamedTuple):
     """A banded 1-D resize: output tile ``t`` (``tile`` rows) reads ``span``
-    consecutive input rows from ``index[t * span]`` with weights ``weight[t]``."""
+    consecutive input rows from ``index[t * span]`` with weights ``weight[t]``; the first
+    ``rows`` of the ``tiles * tile`` output rows are the result."""
     index: Optional[Tensor]  # [tiles * span] input rows, None: all rows in order
     weight: Tensor  # [tiles, tile, span]
+    rows: int
 
 
 def _bicubic_band(in_size: int, out_size: int, pad: int, dtype: torch.dtype,
@@ -72,12 +78,14 @@ def _bicubic_band(in_size: int, out_size: int, pad: int, dtype: torch.dtype,
         ends.append(min(in_size, max(centres) + 4))
     span = max(e - s for s, e in zip(starts, ends))
     if span >= in_size or len(starts) == 1:
-        return _Band(None, matrix[None])  # one dense tile
+        return _Band(None, matrix[None], len(rows))  # one dense tile
     starts = [min(s, in_size - span) for s in starts]
+    # a ragged last tile gets zero-weight rows up to ``tile``
+    matrix = F.pad(matrix, (0, 0, 0, len(starts) * tile - len(rows)))
     weight = torch.stack([
         matrix[t * tile:(t + 1) * tile, s:s + span] for t, s in enumerate(starts)])
     index = torch.tensor([s + k for s in starts for k in range(span)], device=device)
-    return _Band(index, weight)
+    return _Band(index, weight, len(rows))
 
 
 def _apply_band(x: Tensor, band: _Band) -> Tensor:
@@ -86,7 +94,9 @@ def _apply_band(x: Tensor, band: _Band) -> Tensor:
     if band.index is None:
         return torch.matmul(band.weight[0], x)
     gathered = x.index_select(1, band.index).view(x.shape[0], tiles, span, x.shape[2])
-    return torch.matmul(band.weight, gathered).view(x.shape[0], tiles * tile, x.shape[2])
+    out = torch.matmul(band.weight, gathered).view(x.shape[0], tiles * tile, x.shape[2])
+    # ragged last tile: drop its zero rows (a copy unless x holds one item)
+    return out if tiles * tile == band.rows else out[:, :band.rows].contiguous()
 
 
 _BAND_CACHE: Dict[Tuple[int, int, int, torch.dtype, str], _Band] = {}
