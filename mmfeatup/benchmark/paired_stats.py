@@ -82,38 +82,57 @@ def verdict(stats: Dict[str, Any], min_gain: float = 0.05, se_fraction: float = 
     return 'met' if not failed else 'not met: ' + '; '.join(failed)
 
 
+def _matched_seed_se(base: Sequence[Sequence[float]], row: Sequence[Sequence[float]],
+                     keep: Sequence[int]) -> float:
+    """SE of the per-seed gains when row seed ``s`` and baseline seed ``s`` share a probe seed:
+    ``std_s(1 - mean(row_s) / mean(base_s)) / sqrt(S)``, which holds the baseline's seed noise
+    too."""
+    gains = [1.0 - statistics.fmean(100 - r[i] for i in keep) /
+             statistics.fmean(100 - b[i] for i in keep) for b, r in zip(base, row)]
+    return mean_std(gains)[1] / math.sqrt(len(gains))
+
+
 def probe_pairs(probe: Dict[str, Any], baseline: str = 'Bilinear') -> List[str]:
     """Linear-probe rows against ``baseline``, paired by validation image (markdown lines).
 
     Each row's per-image pixel error (100 - pixel accuracy) over its seeds is compared with the
     baseline's, averaged per image over the baseline's seeds (a parameter-free baseline differs
-    across seeds only by the probe's seed), by :func:`paired_gain`.
+    across seeds only by the probe's seed), by :func:`paired_gain`. When both have the same
+    seeds (seed ``s`` of each used probe seed ``s``), the seed SE is that of the matched
+    per-seed gains, so the baseline's probe-seed noise counts too. Images without labelled
+    pixels (NaN accuracy) are left out.
 
     Args:
         probe (dict): :func:`~mmfeatup.benchmark.quality_probe.run_probe`'s results.
         baseline (str): the row to compare with. Default: ``'Bilinear'``.
 
     Returns:
-        list[str]: a header and one line per other row with per-image scores; empty when the
-        baseline has none.
+        list[str]: a header and one line per other row with per-image scores (a row whose
+        statistics cannot be computed says why); empty when the baseline has none.
     """
     base = probe.get(baseline, {}).get('acc_per_image') or []
-    if not base or len(base[0]) < 2:
+    if not base or len(base[0]) < 2 or any(len(seed) != len(base[0]) for seed in base):
         return []
-    if any(len(seed) != len(base[0]) for seed in base):
-        raise ValueError(f'probe_pairs: {baseline} has another image count per seed')
-    base_error = [100 - statistics.fmean(seed[i] for seed in base) for i in range(len(base[0]))]
-    lines = [f'Linear probe paired by validation image ({len(base_error)} images), pixel error '
+    count = len(base[0])
+    base_error = [100 - statistics.fmean(seed[i] for seed in base) for i in range(count)]
+    lines = [f'Linear probe paired by validation image ({count} images), pixel error '
              f'(100 - acc) against {baseline} (gain > 0: fewer errors):\n']
     for name, entry in probe.items():
         seeds = entry.get('acc_per_image') or []
-        if name == baseline or not seeds or any(len(s) != len(base_error) for s in seeds):
+        if name == baseline or not seeds or any(len(s) != count for s in seeds):
             continue
-        # images without labelled pixels (NaN accuracy) are left out of the pairs
         keep = [i for i, v in enumerate(base_error)
                 if math.isfinite(v) and all(math.isfinite(s[i]) for s in seeds)]
-        stats = paired_gain([base_error[i] for i in keep],
-                            [[100 - s[i] for i in keep] for s in seeds])
+        try:
+            stats = paired_gain([base_error[i] for i in keep],
+                                [[100 - s[i] for i in keep] for s in seeds])
+        except ValueError as error:
+            lines.append(f'- {name}: not computed ({error})')
+            continue
+        if len(seeds) == len(base) > 1 and entry.get('seeds') and \
+                entry['seeds'] == probe[baseline].get('seeds'):
+            stats['seed_se'] = _matched_seed_se(base, seeds, keep)
+            stats['total_se'] = math.hypot(stats['paired_se'], stats['seed_se'])
         lines.append(f'- {name}: gain {100 * stats["gain"]:.2f}% (total SE '
                      f'{100 * stats["total_se"]:.2f}%, {stats["num_seeds"]} seeds), better on '
                      f'{stats["photos_better"]}/{stats["num_photos"]} images')

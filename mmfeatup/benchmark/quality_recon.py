@@ -35,8 +35,8 @@ def ensure_photos(photo_root: str) -> Tuple[str, str]:
 
 
 def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root: str,
-              featurizer: Union[str, Dict[str, Any]], crop: int, views: int, batch: int, stride: int,
-              progress: Progress, results: Optional[Dict[str, Dict[str, Any]]] = None,
+              featurizer: Union[str, Dict[str, Any]], crop: int, views: int, batch: int,
+              stride: int, progress: Progress, results: Optional[Dict[str, Dict[str, Any]]] = None,
               on_update: Callable[[], None] = lambda: None,
               variants: Optional[Dict[str, Dict[str, Any]]] = None,
               lr: float = 1e-3) -> Dict[str, Dict[str, Any]]:

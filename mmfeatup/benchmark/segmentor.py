@@ -98,9 +98,9 @@ def time_segmentor(model: nn.Module, shape: Tuple[int, int], batch: int, num_cla
 
     def train_step() -> None:
         model.train()
-        losses = model(data['inputs'], data['data_samples'], mode='loss')
+        loss, _ = model.parse_losses(model(data['inputs'], data['data_samples'], mode='loss'))
         optimizer.zero_grad(set_to_none=True)
-        sum(value for key, value in losses.items() if 'loss' in key).backward()
+        loss.backward()
         optimizer.step()
 
     def infer() -> None:

@@ -90,7 +90,8 @@ def spec_of(name: str, variants: Optional[Dict[str, Dict[str, Any]]] = None) -> 
 
 
 def for_seed(cfg: Dict[str, Any], seed: int) -> Dict[str, Any]:
-    """``cfg`` with ``{seed}`` in its string values replaced by ``seed``.
+    """``cfg`` with ``{seed}`` in its top-level string values replaced by ``seed`` (nested
+    dicts are not searched).
 
     A ``--variant`` row can so name one file per seed (e.g.
     ``checkpoint=work_dirs/featup_s16_seed{seed}/upsampler.pth``): with ``--seeds 0 1 2`` and

@@ -176,7 +176,7 @@ def edge_alignment(image: Tensor, features: Tensor) -> float:
         float: the correlation, in [-1, 1].
 
     Raises:
-        ValueError: another size, a batch of more than one, or a constant map.
+        ValueError: another size, a side under 3, a batch of more than one, or a constant map.
     """
     image, features = _as_bchw(image, 'image'), _as_bchw(features, 'features')
     if image.shape[0] != 1 or features.shape[0] != 1:
@@ -184,6 +184,8 @@ def edge_alignment(image: Tensor, features: Tensor) -> float:
     if image.shape[-2:] != features.shape[-2:]:
         raise ValueError(f'edge_alignment: features {tuple(features.shape[-2:])} must have the '
                          f'image size {tuple(image.shape[-2:])}')
+    if min(image.shape[-2:]) < 3:
+        raise ValueError(f'edge_alignment: needs H, W >= 3, got {tuple(image.shape[-2:])}')
     pair = torch.stack([_gradient_magnitude(image.double()).flatten(),
                         _gradient_magnitude(features.double()).flatten()])
     if bool((pair.std(1) == 0).any()):

@@ -1,4 +1,5 @@
 import math
+import statistics
 
 import pytest
 
@@ -59,10 +60,25 @@ def test_probe_pairs_compare_per_image_error_with_the_baseline():
              'Short': dict(acc_per_image=[[1.0]]), 'Failed': dict(error='x')}
     lines = probe_pairs(probe)
     assert len(lines) == 3 and '3 images' in lines[0]
-    # bilinear seed-mean errors 49.5, 39.5, 29.5 (mean 39.5); JBU's 46, 37, 29: (3.5+2.5+0.5)/3 / 39.5
+    # bilinear seed-mean errors 49.5, 39.5, 29.5 (mean 39.5); JBU's 46, 37, 29:
+    # gain (3.5 + 2.5 + 0.5) / 3 / 39.5
     assert '- JBU: gain 5.49%' in lines[1] and 'better on 3/3 images' in lines[1]
     assert probe_pairs({'JBU': probe['JBU']}) == []
     # an image without labelled pixels (NaN accuracy) leaves the pairs
-    probe['Bilinear']['acc_per_image'] = [s + [math.nan] for s in probe['Bilinear']['acc_per_image']]
+    bilinear = probe['Bilinear']
+    bilinear['acc_per_image'] = [s + [math.nan] for s in bilinear['acc_per_image']]
     probe['JBU']['acc_per_image'] = [s + [50.0] for s in probe['JBU']['acc_per_image']]
     assert probe_pairs(probe)[1] == lines[1]
+
+
+def test_probe_pairs_matched_seeds_count_the_baselines_seed_noise():
+    probe = {'Bilinear': dict(seeds=[0, 1], acc_per_image=[[50.0, 60.0, 70.0], [51.0, 61.0, 71.0]]),
+             'JBU': dict(seeds=[0, 1], acc_per_image=[[55.0, 62.0, 70.0], [53.0, 64.0, 72.0]])}
+    line = probe_pairs(probe)[1]
+    # paired SE: d = (3.5, 2.5, 0.5), stdev / sqrt(3) / 39.5; seed SE: matched gains
+    # 1 - 37.667 / 40 and 1 - 37 / 39, std / sqrt(2)
+    paired = statistics.stdev([3.5, 2.5, 0.5]) / math.sqrt(3) / 39.5
+    seed = statistics.stdev([1 - (113 / 3) / 40, 1 - 37 / 39]) / math.sqrt(2)
+    assert f'total SE {100 * math.hypot(paired, seed):.2f}%' in line and 'gain 5.49%' in line
+    probe['Bilinear']['acc_per_image'] = [[100.0] * 3, [100.0] * 3]  # a zero baseline error
+    assert 'not computed' in probe_pairs(probe)[1]

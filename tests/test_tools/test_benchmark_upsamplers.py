@@ -110,6 +110,7 @@ def test_tiny_seg_run_trains_validates_and_reports(bench, tmp_path):
     assert 'effnet-lite0_jbu_ade-demo-128x128.py' in (out / 'results.md').read_text()
 
 
+@pytest.mark.slow
 def test_jbu_targets_table_measures_every_figure_against_its_floor(tmp_path):
     """Run as a user would, from a directory outside the repository."""
     import os.path as osp

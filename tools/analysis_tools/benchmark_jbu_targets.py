@@ -16,10 +16,12 @@ Figures (CPU, float32, the thread count of ``--threads``):
 
 Floors (:mod:`mmfeatup.benchmark.floors`): a time's floor is the larger of its multiply-adds
 at the measured peak rate and its compulsory bytes at the measured copy bandwidth; a ratio's
-floor is the ratio of the two FLOP counts (equal efficiency on both sides), except the ratio to
-bilinear, whose floor is the JBU's floor over bilinear's measured time; the memory
-floor is the tensors the stage's forward + backward cannot do without (input, output,
-their gradients). Targets are the ones docs/benchmarks.md states.
+"floor" is the ratio of the two FLOP counts: an equal-efficiency estimate, not a bound (the
+counts are of an eval forward and leave out ops mmengine does not count); the ratio to
+bilinear's floor is the JBU's floor over bilinear's measured time; the memory floor is the
+tensors the stage's forward + backward must create (output, its gradient, the input's
+gradient; the input exists before the call and is not in the measured peak either). Targets
+are the ones docs/benchmarks.md states.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ MIB = 2**20
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line (``argv``: default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=3, help='timed calls per figure')
@@ -49,7 +52,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def stage_memory(channels: int, batch: int = 4, size: int = 224) -> Dict[str, float]:
-    """Peak bytes of one JBU stage's forward + backward and the bytes it cannot avoid."""
+    """Peak bytes of one JBU stage's forward + backward and the bytes it cannot avoid.
+
+    Args:
+        channels (int): feature channels ``C``.
+        batch (int): images. Default: 4.
+        size (int): output side (the input is half of it). Default: 224.
+
+    Returns:
+        dict: ``peak_mib`` (measured) and ``floor_mib``.
+    """
     from mmfeatup.benchmark.cost import peak_bytes
     from mmfeatup.models.upsamplers.jbu_stage import JBULearnedRange
 
@@ -66,11 +78,21 @@ def stage_memory(channels: int, batch: int = 4, size: int = 224) -> Dict[str, fl
     forward_backward()  # warm-up: the lazily created buffers are not part of the peak
     peak = peak_bytes(forward_backward, torch.device('cpu'))
     out_bytes = batch * channels * size * size * 4
-    return dict(peak_mib=peak / MIB, floor_mib=2 * (out_bytes + source.numel() * 4) / MIB)
+    # the input existed before the call, so the profiler's peak does not count it: the floor is
+    # the output, its gradient and the input's gradient
+    return dict(peak_mib=peak / MIB, floor_mib=(2 * out_bytes + source.numel() * 4) / MIB)
 
 
 def profile_forward(channels: int, top: int = 10) -> str:
-    """The torch profiler's table of one JBUStack forward (C, 14 -> 224), ops by self time."""
+    """The torch profiler's table of one JBUStack forward (C, 14 -> 224), ops by self time.
+
+    Args:
+        channels (int): feature channels ``C``.
+        top (int): rows of the table. Default: 10.
+
+    Returns:
+        str: the table.
+    """
     from torch.profiler import ProfilerActivity, profile
 
     from mmfeatup.models.upsamplers import JBUStack
@@ -85,7 +107,14 @@ def profile_forward(channels: int, top: int = 10) -> str:
 
 
 def segformer_rows(repeats: int) -> List[Dict[str, Any]]:
-    """SegFormer-B0 with the FeatUp neck against the stock model: train step and inference."""
+    """SegFormer-B0 with the FeatUp neck against the stock model: train step and inference.
+
+    Args:
+        repeats (int): timed calls per figure.
+
+    Returns:
+        list[dict]: two table rows (train step, inference).
+    """
     from mmfeatup.benchmark.segmentor import (build_segmentor, count_segmentor_flops,
                                               time_segmentor)
     figures, flops = {}, {}
@@ -105,8 +134,14 @@ def segformer_rows(repeats: int) -> List[Dict[str, Any]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
-    """Measure, print the table and return its rows (``figure``, ``value``, ``unit``,
-    ``target``, ``floor``, ``detail``)."""
+    """Measure, print the table and return its rows.
+
+    Args:
+        argv (Sequence[str], optional): the command line (default ``sys.argv[1:]``).
+
+    Returns:
+        list[dict]: ``figure``, ``value``, ``unit``, ``target``, ``floor``, ``detail`` per row.
+    """
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     from mmfeatup import ops

@@ -100,6 +100,9 @@ def inference(config: str, shape: Sequence[int],
         ``flops`` / ``params`` (formatted, e.g. ``'1.2G'``), ``flops_count`` /
         ``params_count`` (numbers) and ``compute_type``.
     """
+    from mmfeatup.compat import install
+    install()  # before the config's custom_imports may import mmseg.models (mmcv.ops)
+
     import torch
     from mmengine.analysis.print_helper import _format_size
 

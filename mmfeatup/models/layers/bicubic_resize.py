@@ -36,11 +36,12 @@ def _reflect(index: int, size: int) -> int:
 
 
 def _tile_rows(rows: int) -> int:
-    """Output rows per band tile: the divisor of ``rows`` nearest 32 in [4, 64]; else 32 (the
+    """Output rows per band tile: the divisor of ``rows`` nearest 32 in [16, 64]; else 32 (the
     last tile then has zero-weight rows, cut off after the product) when ``rows > 64``; else
     all (measured on CPU: fewer, taller tiles read fewer duplicated input rows; a dense
-    product for 454 = 2 x 227 rows, the x2 stage to 448 px, cost 10x the banded one)."""
-    divisors = [d for d in range(4, min(rows, 64) + 1) if rows % d == 0]
+    product for 454 = 2 x 227 rows, the x2 stage to 448 px, cost 10x the banded one, and a
+    4-row tile for 268 = 4 x 67 rows reads its input 3.6 times)."""
+    divisors = [d for d in range(16, min(rows, 64) + 1) if rows % d == 0]
     if divisors:
         return min(divisors, key=lambda d: abs(d - 32))
     return 32 if rows > 64 else rows
