@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections import Counter
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -117,37 +116,13 @@ def prepare_image(array: np.ndarray, size: int, crop: bool) -> Tensor:
     return image.unsqueeze(0).contiguous()
 
 
-def upsampler_state_dict(checkpoint: Mapping, module: nn.Module) -> Dict[str, Tensor]:
-    """The entries of ``checkpoint`` that belong to ``module``, under whatever prefix.
-
-    Finds the prefix ``p`` such that ``p + key`` exists for every key of the
-    module's state dict (``''``, ``'upsampler.'``, ``'module.upsampler.'``...).
-    """
-    state = checkpoint
-    for field in ('state_dict', 'model'):
-        if isinstance(state.get(field), Mapping):
-            state = state[field]
-    wanted = list(module.state_dict())
-    prefixes: Counter = Counter()
-    for key in state:
-        for name in wanted:
-            if key == name or key.endswith('.' + name):
-                prefixes[key[:len(key) - len(name)]] += 1
-    for prefix, count in prefixes.most_common():
-        if all(prefix + name in state for name in wanted):
-            return {name: state[prefix + name] for name in wanted}
-    best = prefixes.most_common(1)
-    raise ValueError(f'checkpoint: does not hold all {len(wanted)} weights of the upsampler '
-                     f'(best prefix match: {best}); first keys: {list(state)[:5]}')
-
-
 def load_upsampler_weights(upsampler: nn.Module, path: str) -> None:
     """Load ``path`` into ``upsampler`` (strict after finding the keys' prefix)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file {path!r}')
     from mmfeatup.utils import read_checkpoint
-    checkpoint = read_checkpoint(path)
-    upsampler.load_state_dict(upsampler_state_dict(checkpoint, upsampler), strict=True)
+    from mmfeatup.utils.checkpoint_keys import module_state_dict
+    upsampler.load_state_dict(module_state_dict(read_checkpoint(path), upsampler), strict=True)
 
 
 @torch.no_grad()
@@ -187,8 +162,9 @@ def run(args: argparse.Namespace) -> str:
         saved = torch.load(args.implicit_features, map_location='cpu', weights_only=True)
         features = saved['features']
         if tuple(features.shape[-2:]) != size or features.shape[1] != lowres.shape[1]:
-            raise ValueError(f'--implicit-features: {tuple(features.shape)} does not fit this image '
-                             f'({lowres.shape[1]} channels at {size}); fit it with the same --size')
+            raise ValueError(f'--implicit-features: {tuple(features.shape)} does not fit this '
+                             f'image ({lowres.shape[1]} channels at {size}); fit it with the same '
+                             '--size')
         outputs.append(features.float())
         steps = saved.get('info', {}).get('steps')
         labels.append('implicit FeatUp (' + (f'{steps} steps, ' if steps else '') +

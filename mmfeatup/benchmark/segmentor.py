@@ -9,7 +9,8 @@ SyncBN; ``without_neck=True`` gives the stock segmentor the config started from 
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+import copy
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -17,13 +18,13 @@ from torch import nn
 from .timer import time_ms
 
 
-def build_segmentor(config: str, cfg_options: Optional[Dict[str, Any]] = None,
+def build_segmentor(config: Union[str, Any], cfg_options: Optional[Dict[str, Any]] = None,
                     without_neck: bool = False) -> nn.Module:
     """The segmentor of ``config`` (auxiliary head removed, SyncBN reverted), on CPU.
 
     Args:
-        config (str): config file path.
-        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        config (str | Config): config file path, or a loaded ``Config`` (not modified).
+        cfg_options (dict, optional): ``--cfg-options`` overrides (with a path only).
         without_neck (bool): build the stock ``EncoderDecoder`` without the config's neck.
 
     Returns:
@@ -38,7 +39,8 @@ def build_segmentor(config: str, cfg_options: Optional[Dict[str, Any]] = None,
 
     from mmfeatup.engine import load_config
 
-    cfg = load_config(config, cfg_options)  # runs the config's custom_imports
+    # a path is loaded here (running its custom_imports); a Config is deep-copied
+    cfg = load_config(config, cfg_options) if isinstance(config, str) else copy.deepcopy(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     if without_neck:
         cfg.model.pop('neck', None)

@@ -1,8 +1,8 @@
 """Runner helpers and hooks shared by the tools and by configs.
 
 Importing registers the hooks (``ProgressBarHook``, ``ExactResumeHook``,
-``CheckpointKeysHook``, ``SaveUpsamplerHook``) in mmseg's ``HOOKS`` and ``EarlyClipOptimWrapper`` in its
-``OPTIM_WRAPPERS``; nothing else runs at import.
+``CheckpointKeysHook``, ``SaveUpsamplerHook``) in mmseg's ``HOOKS`` and
+``EarlyClipOptimWrapper`` in its ``OPTIM_WRAPPERS``; nothing else runs at import.
 """
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .config_loading import load_config

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from typing import Any, Dict, Mapping, Sequence, Tuple
 
-from torch import nn
+from torch import Tensor, nn
 
 #: mmengine's default ``revise_keys`` for ``Runner.load_checkpoint``.
 DEFAULT_REVISE_KEYS: Sequence[Tuple[str, str]] = ((r'^module\.', ''),)
@@ -15,6 +16,42 @@ def checkpoint_state_dict(checkpoint: Mapping[str, Any]) -> Mapping[str, Any]:
     """The weights of a checkpoint: its ``state_dict`` entry, or the mapping itself."""
     inner = checkpoint.get('state_dict')
     return inner if isinstance(inner, Mapping) else checkpoint
+
+
+def module_state_dict(checkpoint: Mapping[str, Any], module: nn.Module) -> Dict[str, Tensor]:
+    """The entries of ``checkpoint`` that belong to ``module``, under whatever prefix.
+
+    Finds the prefix ``p`` such that ``p + key`` exists for every key of the module's state
+    dict (``''``, ``'upsampler.'``, ``'module.upsampler.'``...): a module's own file and a
+    whole model's or trainer's checkpoint (mmengine's ``iter_N.pth``) both work.
+
+    Args:
+        checkpoint (Mapping): the loaded file (weights, or under ``state_dict`` / ``model``).
+        module (nn.Module): the module the weights are for.
+
+    Returns:
+        dict: exactly the module's state-dict keys, ready for a strict ``load_state_dict``.
+
+    Raises:
+        ValueError: no prefix gives all of the module's keys.
+    """
+    state = checkpoint
+    for field in ('state_dict', 'model'):
+        if isinstance(state.get(field), Mapping):
+            state = state[field]
+    wanted = list(module.state_dict())
+    prefixes: Counter = Counter()
+    for key in state:
+        for name in wanted:
+            if key == name or key.endswith('.' + name):
+                prefixes[key[:len(key) - len(name)]] += 1
+    for prefix, _ in prefixes.most_common():
+        if all(prefix + name in state for name in wanted):
+            return {name: state[prefix + name] for name in wanted}
+    best = prefixes.most_common(1)
+    raise ValueError(f'checkpoint: does not hold all {len(wanted)} weights of the '
+                     f'{type(module).__name__} (best prefix match: {best}); first keys: '
+                     f'{list(state)[:5]}')
 
 
 def check_state_dict_matches(model: nn.Module, checkpoint: Mapping[str, Any], source: str,

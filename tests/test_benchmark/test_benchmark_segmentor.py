@@ -42,3 +42,11 @@ def test_floors_are_the_larger_bound():
     fake = dict(gmacs=10.0, gbps=5.0)
     assert floor_ms(1e9, 0, fake) == pytest.approx(100.0)   # 1 GMAC at 10 GMAC/s
     assert floor_ms(1e3, 1e9, fake) == pytest.approx(200.0)  # 1 GB at 5 GB/s
+
+
+def test_build_segmentor_from_a_loaded_config_leaves_it_unchanged():
+    from mmfeatup.engine import load_config
+    cfg = load_config(CONFIG)
+    stock = build_segmentor(cfg, without_neck=True)
+    assert type(stock).__name__ == 'EncoderDecoder'
+    assert cfg.model.type == 'GuidedEncoderDecoder' and 'neck' in cfg.model

@@ -47,8 +47,9 @@ def test_tool_inputs(tool):
         tool.load_named_image('nowhere:thing')
     with pytest.raises(FileNotFoundError, match='image'):
         tool.load_named_image('/no/such/file.png')
+    from mmfeatup.utils.checkpoint_keys import module_state_dict
     with pytest.raises(ValueError, match='checkpoint'):
-        tool.upsampler_state_dict({'state_dict': {'x.weight': torch.zeros(1)}}, JBUStack(4))
+        module_state_dict({'state_dict': {'x.weight': torch.zeros(1)}}, JBUStack(4))
 
 
 def test_tool_shows_saved_implicit_features(tool, tmp_path):

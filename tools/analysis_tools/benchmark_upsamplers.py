@@ -96,9 +96,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--featurizer', default='efficientnet_lite0_s16')
     parser.add_argument('--featurizer-stride', type=int, default=16)
     parser.add_argument('--channel-norm', action='store_true',
-                        help='ChannelNorm on the featurizer output, as the FeatUp training configs '
-                        '(use it with a FeatUp-pretrained JBU --variant: its residual was trained on '
-                        'channel-normed features)')
+                        help='ChannelNorm on the featurizer output, as the FeatUp training '
+                        'configs (use it with a FeatUp-pretrained JBU --variant: its residual was '
+                        'trained on channel-normed features)')
     parser.add_argument('--photos', default=osp.join(REPO, 'data', 'photos'),
                         help='folder with train/ and heldout/ photos (made when missing)')
     parser.add_argument('--probe-data-root', default=osp.join(REPO, 'data', 'ade_demo'),

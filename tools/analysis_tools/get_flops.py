@@ -110,10 +110,10 @@ def inference(config: str, shape: Sequence[int],
     from mmfeatup.engine import load_config
 
     image_shape = input_shape(shape)
-    head = load_config(config, cfg_options).model.get('decode_head', {}).get('type')
-    if head in ('MaskFormerHead', 'Mask2FormerHead'):
+    cfg = load_config(config, cfg_options)
+    if cfg.model.get('decode_head', {}).get('type') in ('MaskFormerHead', 'Mask2FormerHead'):
         raise NotImplementedError('MaskFormer and Mask2Former are not supported yet.')
-    model = build_segmentor(config, cfg_options)
+    model = build_segmentor(cfg)
     if torch.cuda.is_available():
         model.cuda()
     flops, params, pad_shape = count_segmentor_flops(model, image_shape)
