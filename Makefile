@@ -11,7 +11,8 @@ PIP    := $(PY) -m pip
 MMFEATUP_WITH_CUDA ?= 0
 OPS_SOURCES := $(shell find ops/csrc -type f 2>/dev/null) setup.py
 
-.PHONY: all venv ext demo test test-fast cuda-check benchmark-ops benchmark-upsamplers benchmark-targets clean
+.PHONY: all venv ext demo test test-fast cuda-check benchmark-ops benchmark-upsamplers benchmark-zoo \
+	benchmark-targets clean
 
 all: test
 
@@ -47,6 +48,14 @@ benchmark-ops: ext
 
 benchmark-upsamplers: ext
 	$(PY) tools/analysis_tools/benchmark_upsamplers.py
+
+# the zoo's quality at one equal budget for every upsampler: learning curves, 3 seeds, held-out
+# reconstruction + linear probe, table and plots in work_dirs/bench_zoo (docs/benchmarks.md 4.5)
+benchmark-zoo: ext
+	OMP_NUM_THREADS=1 $(PY) tools/analysis_tools/benchmark_upsamplers.py --threads 1 --repeats 2 \
+	    --quality recon probe --channel-norm --iters 150 --curve-every 25 --seeds 0 1 2 \
+	    --views 3 --recon-crop 112 --recon-batch 2 --probe-pixels 2048 --workers 2 \
+	    --out work_dirs/bench_zoo
 
 benchmark-targets: ext
 	$(PY) tools/analysis_tools/benchmark_jbu_targets.py

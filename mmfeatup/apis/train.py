@@ -12,7 +12,7 @@ import os.path as osp
 import tempfile
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +86,8 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
                     work_dir: Optional[str] = None,
                     lr: float = 1e-3,
                     log_interval: int = 0,
+                    curve_points: Sequence[int] = (),
+                    curve_score: Optional[Callable[[nn.Module], Dict[str, float]]] = None,
                     **trainer_kwargs: Any) -> nn.Module:
     """Train an upsampler with FeatUp's multi-view reconstruction loss (mmengine Runner).
 
@@ -110,37 +112,58 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
             temporary directory, removed).
         lr (float): NAdam learning rate. Default: 1e-3.
         log_interval (int): log the loss every N steps (0: never). Default: 0.
+        curve_points (Sequence[int]): steps after which ``curve_score`` scores the
+            upsampler (a learning curve; steps past ``iters`` are ignored; it always scores
+            before the first and after the last step; an untrained upsampler once).
+            Default: ().
+        curve_score (Callable[[nn.Module], dict], optional): the curve's scorer, e.g.
+            :func:`evaluate_reconstruction` on held-out photos (it must draw from its own
+            generator so the run is unchanged). Default: None (no curve).
         **trainer_kwargs: more :class:`FeatUpUpsamplerTrainer` arguments
             (``downsampler``, ``n_jitters``, ``crf_weight`` ...).
 
     Returns:
         nn.Module: the trained upsampler in eval mode; its ``train_info``
-        attribute holds ``seconds`` and the ``losses`` per step.
+        attribute holds ``seconds`` (training, without the curve's scoring), the
+        ``losses`` per step and the ``curve`` (a list of ``dict(iter=N, **scores)``;
+        empty without ``curve_score``).
     """
     from mmengine.runner import Runner
 
-    from mmfeatup.engine import save_upsampler  # also registers the recipe's wrapper and hooks
+    # also registers the recipe's wrapper and hooks
+    from mmfeatup.engine import LearningCurveHook, save_upsampler
     from mmfeatup.registry import MODELS
     if iters < 0:
         raise ValueError(f'iters must be >= 0, got {iters}')
     recipe = featup_recipe()  # parsed once: the model's arguments and the runner's
-    model_cfg = dict(recipe.model, featurizer=featurizer_cfg, upsampler=upsampler_cfg, **trainer_kwargs)
+    model_cfg = dict(recipe.model, featurizer=featurizer_cfg, upsampler=upsampler_cfg,
+                     **trainer_kwargs)
     torch.manual_seed(seed)  # the model is built before the runner seeds
     model = MODELS.build(model_cfg)
     trainable = any(p.requires_grad for p in model.upsampler.parameters())
     losses: List[float] = []
+    curve: List[Dict[str, Any]] = []
+    scoring = 0.0
     start = time.perf_counter()
     if iters and trainable:
         with tempfile.TemporaryDirectory() as scratch:
-            runner = Runner(model=model, **featup_runner_kwargs(
-                recipe, image_dir, iters, seed, batch_size, crop_size, lr, work_dir or scratch,
-                log_interval))
+            kwargs = featup_runner_kwargs(recipe, image_dir, iters, seed, batch_size, crop_size, lr,
+                                          work_dir or scratch, log_interval)
+            if curve_score is not None:
+                points = {p for p in curve_points if p <= iters} | {iters}  # the last: the score
+                curve_hook = LearningCurveHook(curve_score, points, attribute='upsampler')
+                kwargs['custom_hooks'] = [*kwargs['custom_hooks'], curve_hook]
+            runner = Runner(model=model, **kwargs)
             runner.train()
+            if curve_score is not None:
+                curve, scoring = curve_hook.curve, curve_hook.seconds
             losses = [float(v) for v in runner.message_hub.get_scalar('train/loss').data[0]]
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - scoring
     upsampler = model.upsampler.eval()
+    if curve_score is not None and not curve:  # untrained: one point
+        curve = [dict(iter=0, **{k: float(v) for k, v in curve_score(upsampler).items()})]
     upsampler.train_info = dict(seconds=seconds, losses=losses, iters=iters if trainable else 0,
-                                seed=seed)
+                                seed=seed, curve=curve)
     if work_dir is not None:
         os.makedirs(work_dir, exist_ok=True)
         meta = dict(upsampler=dict(upsampler_cfg), iters=iters, seed=seed, batch_size=batch_size,
@@ -221,8 +244,10 @@ def evaluate_reconstruction(upsampler: Union[nn.Module, str],
 
     generator = torch.Generator().manual_seed(seed)
     per_image: Dict[str, List[float]] = dict(rel_mse=[], cos=[])
+    device = next(featurizer.parameters(), torch.empty(0)).device  # where it runs (CUDA too)
     for image in _load_images(image_dir_or_list, crop_size):
-        errors = multiview_reconstruction(upsample_fn, featurizer, image[None].float(), n_views,
+        image = image[None].float().to(device)
+        errors = multiview_reconstruction(upsample_fn, featurizer, image, n_views,
                                           generator, max_pad, max_zoom)
         for key in per_image:
             per_image[key].append(float(errors[key][0]))

@@ -7,6 +7,8 @@
 * :mod:`.quality_recon`: held-out multi-view feature reconstruction;
 * :mod:`.quality_probe`: FeatUp's linear probe on labelled ADE-format data;
 * :mod:`.quality_seg`: end-to-end segmentation on the demo dataset;
+* :mod:`.workers`: the quality jobs (one upsampler, one seed) serially or in processes;
+* :mod:`.trained`: the upsamplers a run trained, reused by the probe;
 * :mod:`.paired_stats`: per-photo / per-image paired statistics against a baseline;
 * :mod:`.segmentor`: a whole segmentor from a config: FLOPs, train-step and inference time;
 * :mod:`.floors`: the machine's measured peak multiply-add rate and copy bandwidth;

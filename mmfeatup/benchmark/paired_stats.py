@@ -82,6 +82,14 @@ def verdict(stats: Dict[str, Any], min_gain: float = 0.05, se_fraction: float = 
     return 'met' if not failed else 'not met: ' + '; '.join(failed)
 
 
+def _pair_line(name: str, stats: Dict[str, Any], unit: str) -> str:
+    """One Markdown line of :func:`paired_gain`'s result for row ``name`` (``unit``: what the
+    pairs are, e.g. ``'photos'``)."""
+    return (f'- {name}: gain {100 * stats["gain"]:.2f}% (total SE {100 * stats["total_se"]:.2f}%, '
+            f'{stats["num_seeds"]} seeds), better on {stats["photos_better"]}/'
+            f'{stats["num_photos"]} {unit}')
+
+
 def _matched_seed_se(base: Sequence[Sequence[float]], row: Sequence[Sequence[float]],
                      keep: Sequence[int]) -> float:
     """SE of the per-seed gains when row seed ``s`` and baseline seed ``s`` share a probe seed:
@@ -133,7 +141,38 @@ def probe_pairs(probe: Dict[str, Any], baseline: str = 'Bilinear') -> List[str]:
                 entry['seeds'] == probe[baseline].get('seeds'):
             stats['seed_se'] = _matched_seed_se(base, seeds, keep)
             stats['total_se'] = math.hypot(stats['paired_se'], stats['seed_se'])
-        lines.append(f'- {name}: gain {100 * stats["gain"]:.2f}% (total SE '
-                     f'{100 * stats["total_se"]:.2f}%, {stats["num_seeds"]} seeds), better on '
-                     f'{stats["photos_better"]}/{stats["num_photos"]} images')
+        lines.append(_pair_line(name, stats, 'images'))
+    return lines + ['']
+
+
+def recon_pairs(recon: Dict[str, Any], baseline: str = 'Bilinear') -> List[str]:
+    """Reconstruction rows against ``baseline``, paired by held-out photo (markdown lines).
+
+    Each other row's per-photo rel-MSE (one list per seed) against the baseline's (a
+    parameter-free baseline: its one scoring), by :func:`paired_gain`.
+
+    Args:
+        recon (dict): :func:`~mmfeatup.benchmark.quality_recon.run_recon`'s results (with
+            ``per_image``).
+        baseline (str): the row to compare with. Default: ``'Bilinear'``.
+
+    Returns:
+        list[str]: a header and one line per other row (a row whose statistics cannot be
+        computed says why); empty when the baseline has no per-photo scores.
+    """
+    base = recon.get(baseline, {}).get('per_image') or []
+    if not base or not base[0]:
+        return []
+    lines = [f'Reconstruction paired by held-out photo ({len(base[0])} photos), rel-MSE against '
+             f'{baseline} (gain > 0: lower error; total SE = paired SE over photos and seed SE):\n']
+    for name, entry in recon.items():
+        seeds = [s for s in entry.get('per_image') or [] if s]
+        if name == baseline or not seeds:
+            continue
+        try:
+            stats = paired_gain(base[0], seeds)
+        except ValueError as error:
+            lines.append(f'- {name}: not computed ({error})')
+            continue
+        lines.append(_pair_line(name, stats, 'photos'))
     return lines + ['']

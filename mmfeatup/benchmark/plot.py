@@ -5,10 +5,11 @@ import math
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .plot_labels import annotate_apart
-from .report import mean_std
+from .report import mean_curve, mean_std
 
 #: The quality measures a plot panel can show: (key of the results, results dict name, title).
 QUALITY_PANELS = (('rel_mse', 'recon', 'recon rel-MSE (lower is better)'),
+                  ('mIoU', 'probe', 'linear-probe mIoU, % (higher is better)'),
                   ('mIoU', 'seg', 'seg mIoU, % (higher is better)'),
                   ('bF', 'seg', 'seg boundary F, % (higher is better)'))
 
@@ -139,7 +140,7 @@ def _draw_quality(first: Dict[str, Any], rows: Dict[str, Dict[str, Any]],
 
 
 def draw_plot(cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
-              seg: Dict[str, Any]) -> Any:
+              seg: Dict[str, Any], probe: Optional[Dict[str, Any]] = None) -> Any:
     """The benchmark's figure for the first cost setting (size, channels, device).
 
     With quality results (``--quality recon``, ``seg`` or ``all``): forward latency vs each
@@ -151,6 +152,7 @@ def draw_plot(cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
         cost (Sequence[dict]): the cost rows.
         recon (dict): reconstruction results by upsampler name.
         seg (dict): segmentation results by upsampler name.
+        probe (dict, optional): linear-probe results by upsampler name.
 
     Returns:
         matplotlib.figure.Figure | None: the figure; None without any measured latency.
@@ -161,14 +163,14 @@ def draw_plot(cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
     first, rows = _plot_setting(cost)
     if first is None:
         return None
-    results = dict(recon=recon, seg=seg)
+    results = dict(recon=recon, seg=seg, probe=probe or {})
     panels = [(key, results[source], title) for key, source, title in QUALITY_PANELS
               if any(results[source].get(name, {}).get(key) for name in rows)]
     return _draw_quality(first, rows, panels) if panels else _draw_cost(first, rows)
 
 
 def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
-         seg: Dict[str, Any]) -> bool:
+         seg: Dict[str, Any], probe: Optional[Dict[str, Any]] = None) -> bool:
     """Save :func:`draw_plot`'s figure to ``path``.
 
     Args:
@@ -176,15 +178,55 @@ def plot(path: str, cost: Sequence[Dict[str, Any]], recon: Dict[str, Any],
         cost (Sequence[dict]): the cost rows.
         recon (dict): reconstruction results by upsampler name.
         seg (dict): segmentation results by upsampler name.
+        probe (dict, optional): linear-probe results by upsampler name.
 
     Returns:
         bool: whether a figure was written (False without any measured latency).
     """
     import matplotlib.pyplot as plt
 
-    fig = draw_plot(cost, recon, seg)
+    fig = draw_plot(cost, recon, seg, probe)
     if fig is None:
         return False
+    fig.savefig(path, dpi=120, bbox_inches='tight')
+    plt.close(fig)
+    return True
+
+
+def plot_curves(path: str, recon: Dict[str, Any]) -> bool:
+    """Save the learning curves (held-out rel-MSE vs training step, mean over seeds, one line
+    per trained upsampler; parameter-free ones as horizontal lines) to ``path``.
+
+    Args:
+        path (str): the image file to write.
+        recon (dict): reconstruction results by upsampler name (with ``curve``).
+
+    Returns:
+        bool: whether a figure was written (False when no upsampler has a curve).
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    curves = {n: mean_curve(r.get('curve') or []) for n, r in recon.items() if r.get('trained')}
+    curves = {n: c for n, c in curves.items() if len(c) > 1}
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    cmap = plt.get_cmap('tab20')
+    for i, (name, curve) in enumerate(sorted(curves.items())):
+        ax.plot(*zip(*curve), marker='o', markersize=3, color=cmap(i % 20), label=name)
+    end = max(c[-1][0] for c in curves.values())
+    for name, r in recon.items():
+        if r.get('trained') is False and r.get('rel_mse'):
+            ax.axhline(mean_std(r['rel_mse'])[0], color='grey', linestyle='--', linewidth=1)
+            ax.text(end, mean_std(r['rel_mse'])[0], f' {name}', va='center', fontsize=7)
+    ax.set_xlabel('training step')
+    ax.set_ylabel('held-out recon rel-MSE (lower is better), mean over seeds')
+    ax.set_title('Learning curves at equal budget (dashed: parameter-free)', fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc='upper right')
+    fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches='tight')
     plt.close(fig)
     return True

@@ -13,6 +13,7 @@ The data is any ADE20K-format folder (``images|annotations/training|validation``
 """
 from __future__ import annotations
 
+import functools
 import os.path as osp
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 from mmfeatup.datasets import list_images
 from .specs import count_parameters, for_seed, spec_of, upsampler_cfg
 from .timer import Progress, Stopwatch
+from .workers import run_seed_jobs
 
 IGNORE = 255
 
@@ -64,6 +66,12 @@ def load_split(data_root: str, split: str, size: int,
     return torch.stack(images), torch.stack(labels)
 
 
+@functools.lru_cache(maxsize=2)
+def _cached_split(data_root: str, split: str, size: int) -> Tuple[Tensor, Tensor]:
+    """:func:`load_split`, once per process (the jobs of a worker share it; read-only)."""
+    return load_split(data_root, split, size)
+
+
 @torch.no_grad()
 def upsampled_features(upsampler: Optional[nn.Module], featurizer: nn.Module, images: Tensor,
                        batch: int = 8) -> Tensor:
@@ -82,17 +90,38 @@ def upsampled_features(upsampler: Optional[nn.Module], featurizer: nn.Module, im
 
 
 def train_probe(features: Tensor, labels: Tensor, num_classes: int, steps: int = 300,
-                lr: float = 1e-2, batch: int = 8, seed: int = 0) -> nn.Conv2d:
-    """A linear probe (1x1 conv) fitted with Adam and cross-entropy (255 ignored)."""
+                lr: float = 1e-2, batch: int = 8, seed: int = 0,
+                pixels: Optional[int] = None) -> nn.Conv2d:
+    """A linear probe (1x1 conv) fitted with Adam and cross-entropy (255 ignored).
+
+    Args:
+        features (Tensor): ``[N, C, H, W]`` (any float dtype).
+        labels (Tensor): ``[N, H, W]``.
+        num_classes (int): output classes.
+        steps (int): Adam steps. Default: 300.
+        lr (float): Adam learning rate. Default: 1e-2.
+        batch (int): images per step. Default: 8.
+        seed (int): seeds the probe's initialisation and the sampling. Default: 0.
+        pixels (int, optional): per image and step, this many random pixels instead of the
+            whole map (approximately the same loss, a fraction of the cost; a draw without a
+            labelled pixel is skipped). Default: None.
+    """
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     probe = nn.Conv2d(features.shape[1], num_classes, 1)
     optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
+    count, area = features.shape[0], features.shape[-2] * features.shape[-1]
     for _ in range(steps):
-        index = torch.randint(0, features.shape[0], (min(batch, features.shape[0]), ),
-                              generator=gen)
-        loss = F.cross_entropy(probe(features[index].float()), labels[index],
-                               ignore_index=IGNORE)
+        index = torch.randint(0, count, (min(batch, count), ), generator=gen)
+        feats, target = features[index], labels[index]
+        if pixels is not None and pixels < area:
+            where = torch.randint(0, area, (len(index), pixels), generator=gen)
+            feats = feats.flatten(2).gather(2, where[:, None].expand(-1, feats.shape[1], -1))
+            feats, target = feats[..., None], target.flatten(1).gather(1, where)[..., None]
+            if not bool((target != IGNORE).any()):
+                continue
+        feats = feats.float()
+        loss = F.cross_entropy(probe(feats), target, ignore_index=IGNORE)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -128,13 +157,66 @@ def score_probe(probe: nn.Module, features: Tensor, labels: Tensor,
     return dict(mIoU=100 * miou, acc=100 * correct / max(total, 1), acc_per_image=per_image)
 
 
+def probe_job(cfg: Dict[str, Any], seed: int, iters: int, train_dir: str,
+              featurizer: Union[str, Dict[str, Any]], data_root: str, size: int, lr: float,
+              batch: int, probe_steps: int, num_classes: int,
+              checkpoint: Optional[str] = None,
+              probe_pixels: Optional[int] = None,
+              train_crop: Optional[int] = None) -> Dict[str, Any]:
+    """One upsampler and seed: the trained upsampler (``checkpoint``, else FeatUp-trained here
+    as ``recon``), frozen; a probe fitted on its features and scored (a benchmark job).
+
+    Args:
+        cfg (dict): the upsampler config (``{seed}`` filled in).
+        seed (int): the seed of the upsampler's training and of the probe.
+        iters (int): FeatUp training steps (the budget; checked against ``checkpoint``).
+        train_dir (str): the photos it trains on (without ``checkpoint``).
+        featurizer (str | dict): the frozen featurizer.
+        data_root (str): the labelled ADE20K-format data.
+        size (int): image side of the probe data.
+        lr (float): FeatUp training learning rate.
+        batch (int): FeatUp training batch.
+        probe_steps (int): Adam steps of the probe.
+        num_classes (int): label classes.
+        checkpoint (str, optional): the upsampler ``recon`` trained with this budget.
+        probe_pixels (int, optional): see :func:`train_probe`.
+        train_crop (int, optional): crop side of the training here (default: ``size``).
+
+    Returns:
+        dict: ``mIoU``, ``acc``, ``acc_per_image``, ``seconds``, ``num_train``, ``num_val``
+        and ``reused`` (whether ``checkpoint`` was used).
+    """
+    from mmfeatup.apis import train_upsampler
+    from mmfeatup.models.featurizers import build_featurizer
+    from .trained import frozen_upsampler
+    frozen = build_featurizer(featurizer).eval()
+    train = _cached_split(data_root, 'training', size)
+    val = _cached_split(data_root, 'validation', size)
+    with Stopwatch() as watch:
+        if checkpoint is not None:
+            model = frozen_upsampler(cfg, frozen, checkpoint,
+                                     dict(seed=seed, iters=iters, lr=lr, batch_size=batch))
+        else:  # parameter-free upsamplers come back untrained (only the probe's seed varies)
+            model = train_upsampler(cfg, frozen, train_dir, iters=iters, seed=seed,
+                                    batch_size=batch, crop_size=train_crop or size, lr=lr)
+        feats = [upsampled_features(model, frozen, split[0]) for split in (train, val)]
+        probe = train_probe(feats[0], train[1], num_classes, probe_steps, seed=seed,
+                            pixels=probe_pixels)
+        scores = score_probe(probe, feats[1], val[1], num_classes)
+    return dict(scores, seconds=watch.seconds, num_train=len(train[0]), num_val=len(val[0]),
+                reused=checkpoint is not None)
+
+
 def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir: str,
               featurizer: Union[str, Dict[str, Any]], data_root: str, size: int, progress: Progress,
               results: Optional[Dict[str, Any]] = None,
               on_update: Callable[[], None] = lambda: None,
               variants: Optional[Dict[str, Dict[str, Any]]] = None, lr: float = 1e-3,
               batch: int = 2, probe_steps: int = 300, num_classes: int = 150,
-              stride: int = 16) -> Dict[str, Dict[str, Any]]:
+              stride: int = 16, workers: int = 1,
+              checkpoints: Optional[Dict[Tuple[str, int], str]] = None,
+              probe_pixels: Optional[int] = None,
+              train_crop: Optional[int] = None) -> Dict[str, Dict[str, Any]]:
     """Per upsampler and seed: FeatUp-train it (as ``recon``), freeze it, fit and score a probe.
 
     Args:
@@ -146,52 +228,52 @@ def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir:
         featurizer (str | dict): the frozen featurizer (preset name or config).
         data_root (str): the labelled ADE20K-format data.
         size (int): image side of the probe data.
-        progress (Progress): stepped once per upsampler.
+        progress (Progress): stepped once per finished job (upsampler and seed).
         results (dict, optional): filled in place.
-        on_update (callable): called after every upsampler.
+        on_update (callable): called after every job.
         variants (dict, optional): the ``--variant`` configs by label.
         lr (float): FeatUp training learning rate.
         batch (int): FeatUp training batch.
         probe_steps (int): Adam steps of each probe.
         num_classes (int): label classes. Default: 150 (ADE20K).
         stride (int): the featurizer's stride.
+        workers (int): jobs in parallel processes. Default: 1.
+        checkpoints (dict, optional): ``(name, seed) -> path`` of upsamplers already trained
+            with this budget (``recon``'s); used instead of training again (the saved config
+            must equal this one's).
+        probe_pixels (int, optional): random pixels per image and probe step
+            (:func:`train_probe`; None: whole maps).
+        train_crop (int, optional): crop side of the upsamplers trained here (those without
+            a checkpoint; default: ``size``); the benchmark passes ``recon``'s.
 
     Returns:
         dict: per name ``mIoU``, ``acc``, ``acc_per_image`` (a list per seed), ``seeds`` (one
-        entry per seed), ``seconds``,
-        ``num_train``/``num_val`` and, on failure, ``error``.
+        entry per seed), ``seconds``, ``num_train``/``num_val``, ``trained`` and, on failure,
+        ``error``.
     """
-    from mmfeatup.apis import train_upsampler
-    from mmfeatup.models.featurizers import build_featurizer
     from mmfeatup.registry import build_upsampler
-    frozen = build_featurizer(featurizer).eval()
-    train = load_split(data_root, 'training', size)
-    val = load_split(data_root, 'validation', size)
     grid = size // stride
     results = {} if results is None else results
+    checkpoints = checkpoints or {}
+    jobs = []
     for name in names:
-        entry: Dict[str, Any] = dict(mIoU=[], acc=[], acc_per_image=[], seeds=[], seconds=[],
-                                     num_train=len(train[0]), num_val=len(val[0]))
+        entry: Dict[str, Any] = dict(mIoU=[], acc=[], acc_per_image=[], seeds=[], seconds=[])
+        results[name] = entry
         try:
             cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (size, size))
             first = build_upsampler(for_seed(cfg, seeds[0]), in_channels=8)
-            entry['trained'] = count_parameters(first) > 0
-            for seed in seeds:
-                with Stopwatch() as watch:
-                    # parameter-free upsamplers come back untrained (only the probe's seed varies)
-                    model = train_upsampler(for_seed(cfg, seed), frozen, train_dir, iters=iters,
-                                            seed=seed, batch_size=batch, crop_size=size, lr=lr)
-                    feats = [upsampled_features(model, frozen, split[0]) for split in (train, val)]
-                    probe = train_probe(feats[0], train[1], num_classes, probe_steps, seed=seed)
-                    scores = score_probe(probe, feats[1], val[1], num_classes)
-                entry['mIoU'].append(scores['mIoU'])
-                entry['acc'].append(scores['acc'])
-                entry['acc_per_image'].append(scores['acc_per_image'])
-                entry['seeds'].append(seed)
-                entry['seconds'].append(watch.seconds)
         except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others
             entry['error'] = f'{type(error).__name__}: {error}'[:200]
-        results[name] = entry
-        progress.step(f'probe {name}')
-        on_update()
+            continue
+        entry['trained'] = count_parameters(first) > 0
+        for seed in seeds:
+            jobs.append(((name, seed), dict(
+                cfg=for_seed(cfg, seed), seed=seed, iters=iters, train_dir=train_dir,
+                featurizer=featurizer, data_root=data_root, size=size, lr=lr, batch=batch,
+                probe_steps=probe_steps, num_classes=num_classes,
+                checkpoint=checkpoints.get((name, seed)), probe_pixels=probe_pixels,
+                train_crop=train_crop)))
+    run_seed_jobs(probe_job, jobs, seeds, workers, results,
+                  ('mIoU', 'acc', 'acc_per_image', 'seconds', 'reused'), ('num_train', 'num_val'),
+                  progress, on_update, 'probe')
     return results

@@ -50,6 +50,14 @@ def _mean_cell(values: Sequence[float]) -> str:
     return _fmt(mean_std(values)[0], 0) if values else '-'
 
 
+def _scored(row: Dict[str, Any], key: str, digits: int) -> str:
+    """A quality cell: ``mean ± std (n=N)`` of the seeds that ran, and any failure."""
+    values, error = row.get(key) or [], row.get('error')
+    if not error:
+        return _pm(values, digits)
+    return f'{_pm(values, digits)} (failed: {error})' if values else f'failed: {error}'
+
+
 def cost_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
     """The cost table, one Markdown line per row.
 
@@ -99,11 +107,10 @@ def quality_table(names: Sequence[str], recon: Dict[str, Any], seg: Dict[str, An
              '|---|---|---|---|---|---|---|---|---|']
     for name in names:
         r, s, p = recon.get(name, {}), seg.get(name, {}), probe.get(name, {})
-        recon_mse = r.get('error') and f'failed: {r["error"]}' or _pm(r.get('rel_mse', []), 4)
+        recon_mse = _scored(r, 'rel_mse', 4)
         if r and not r.get('error') and r.get('trained') is False:
             recon_mse += ' (no params)'
-        seg_miou = s.get('error') and f'failed: {s["error"]}' or _pm(s.get('mIoU', []), 2)
-        probe_miou = p.get('error') and f'failed: {p["error"]}' or _pm(p.get('mIoU', []), 2)
+        seg_miou, probe_miou = _scored(s, 'mIoU', 2), _scored(p, 'mIoU', 2)
         lines.append(f'| {name} | {recon_mse} | {_pm(r.get("cos", []), 4)} | '
                      f'{_mean_cell(r.get("seconds", []))} | '
                      f'{probe_miou} | {_pm(p.get("acc", []), 2)} | '
@@ -150,7 +157,8 @@ def results_markdown(command: str, env: Dict[str, Any], variants: Dict[str, Dict
     if quality and (quality['recon'] or quality['seg'] or quality.get('probe')):
         lines += ['## Quality\n', quality['note'] + ' Values: mean ± sample std over seeds.\n',
                   *quality_table(quality['names'], quality['recon'], quality['seg'],
-                                quality.get('probe')), '']
+                                quality.get('probe')), '',
+                  *curve_table(quality['names'], quality['recon'])]
     return lines
 
 
@@ -166,3 +174,85 @@ def write_results(out: str, lines: Sequence[str], data: Dict[str, Any]) -> None:
         f.write('\n'.join(lines))
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(data, f, indent=1, default=str)
+
+
+#: A learning curve counts as flat when, over its last third, no seed-mean rel-MSE point is
+#: further than this (relative) from the final one.
+FLAT_CHANGE = 0.01
+
+
+def mean_curve(curves: Sequence[Sequence[Dict[str, float]]],
+               key: str = 'rel_mse') -> List[Tuple[int, float]]:
+    """The seed-mean learning curve.
+
+    Args:
+        curves (Sequence[Sequence[dict]]): per seed, the points (``iter`` and ``key``).
+        key (str): the score. Default: ``'rel_mse'``.
+
+    Returns:
+        list[tuple[int, float]]: ``(iter, mean)`` at the steps every seed scored, in order.
+    """
+    curves = [c for c in curves if c]
+    if not curves:
+        return []
+    common = set.intersection(*({p['iter'] for p in c} for c in curves))
+    return [(step, statistics.fmean(p[key] for c in curves for p in c if p['iter'] == step))
+            for step in sorted(common)]
+
+
+def last_third_change(curve: Sequence[Tuple[int, float]]) -> Optional[Dict[str, float]]:
+    """How much a mean curve still moves over the last third of its budget.
+
+    The window starts at the last scored step at or before two thirds of the final step.
+
+    Args:
+        curve (Sequence[tuple]): :func:`mean_curve`.
+
+    Returns:
+        dict | None: ``since`` (the window's first step), ``trend`` (``(v_end - v_since) /
+        v_end``, negative: still falling) and ``largest`` (the largest ``|v - v_end| / v_end``
+        in the window); None with fewer than two points or no point in the window's start.
+    """
+    if len(curve) < 2:
+        return None
+    end_step, end = curve[-1]
+    starts = [i for i, (step, _) in enumerate(curve[:-1]) if step <= 2 * end_step / 3]
+    if not starts or not end:
+        return None
+    window = curve[starts[-1]:]
+    return dict(since=window[0][0], trend=(end - window[0][1]) / end,
+                largest=max(abs(v - end) for _, v in window) / abs(end))
+
+
+def curve_table(names: Sequence[str], recon: Dict[str, Any]) -> List[str]:
+    """Held-out rel-MSE during training (seed means) and whether each curve has flattened.
+
+    Args:
+        names (Sequence[str]): the rows, in order.
+        recon (dict): reconstruction results by name (with ``curve`` lists).
+
+    Returns:
+        list[str]: the lines (empty when no row has a curve of two points or more).
+    """
+    curves = {n: mean_curve(recon.get(n, {}).get('curve') or []) for n in names}
+    curves = {n: c for n, c in curves.items() if len(c) > 1}
+    if not curves:
+        return []
+    steps = sorted({step for c in curves.values() for step, _ in c})
+    lines = ['| upsampler | ' + ' | '.join(f'step {s}' for s in steps)
+             + ' | last third: trend (largest change, since step) | flat |',
+             '|---|' + '---|' * (len(steps) + 2)]
+    for name, curve in curves.items():
+        values = dict(curve)
+        change = last_third_change(curve)
+        if change is None:
+            moved, flat = '-', '-'
+        else:
+            moved = (f'{100 * change["trend"]:+.2f}% ({100 * change["largest"]:.2f}%, '
+                     f'{change["since"]})')
+            flat = 'yes' if change['largest'] < FLAT_CHANGE else 'no'
+        lines.append(f'| {name} | ' + ' | '.join(_fmt(values.get(s), 4) for s in steps)
+                     + f' | {moved} | {flat} |')
+    return ['### Learning curves (held-out recon rel-MSE, mean over seeds)\n',
+            f'"flat": over the last third of the budget no point is more than '
+            f'{100 * FLAT_CHANGE:.0f}% from the final value.\n', *lines, '']

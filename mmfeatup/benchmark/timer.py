@@ -123,6 +123,13 @@ class Progress:
         print(f'[{self.desc}] {self.done}/{self.total} {label} '
               f'elapsed {elapsed:.0f}s eta {eta:.0f}s', flush=True)
 
+    def resize(self, total: int) -> None:
+        """Change the number of steps (known once the jobs are listed)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
     def close(self) -> None:
         """Close the bar (nothing to do for the plain lines)."""
         if self.bar is not None:

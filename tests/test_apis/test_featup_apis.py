@@ -95,3 +95,29 @@ def test_fit_implicit_bad_inputs(featurizer):
         fit_implicit(torch.rand(3, 16, 16), featurizer, steps=1, max_pad=20)
     with pytest.raises(ValueError, match='smaller than the stride'):
         fit_implicit(torch.rand(3, 24, 10), featurizer, steps=1, max_pad=4)
+
+
+def test_learning_curve_scores_during_training_without_changing_it(featurizer, photos):
+    """The curve's scorer draws its views from its own generator: the run is the same with and
+    without it, and the last point is the trained upsampler's own score."""
+    heldout = [small(data.astronaut(), (48, 48))]
+
+    def score(module):
+        return {k: evaluate_reconstruction(module, featurizer, heldout, n_views=2, seed=0,
+                                           crop_size=None)[k] for k in ('rel_mse', 'cos')}
+
+    kwargs = dict(iters=3, seed=0, batch_size=1, crop_size=48, n_jitters=1, max_pad=8)
+    plain_run = train_upsampler(dict(type='JBUStack'), featurizer, str(photos), **kwargs)
+    curved = train_upsampler(dict(type='JBUStack'), featurizer, str(photos), curve_points=(2, 3, 9),
+                             curve_score=score, **kwargs)
+    assert curved.train_info['losses'] == plain_run.train_info['losses']
+    assert torch.equal(curved.up1.range_temp, plain_run.up1.range_temp)
+    curve = curved.train_info['curve']
+    assert [p['iter'] for p in curve] == [0, 2, 3]  # before training, then the points <= iters
+    assert curve[-1]['rel_mse'] == pytest.approx(score(curved)['rel_mse'], rel=1e-12)
+    assert curve[0]['rel_mse'] != curve[-1]['rel_mse']
+    assert plain_run.train_info['curve'] == []
+    # untrained (no parameters): one point
+    bilinear = train_upsampler(dict(type='Bilinear'), featurizer, str(photos), iters=3,
+                               curve_points=(3, ), curve_score=score)
+    assert [p['iter'] for p in bilinear.train_info['curve']] == [0]

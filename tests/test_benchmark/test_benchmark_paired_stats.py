@@ -82,3 +82,16 @@ def test_probe_pairs_matched_seeds_count_the_baselines_seed_noise():
     assert f'total SE {100 * math.hypot(paired, seed):.2f}%' in line and 'gain 5.49%' in line
     probe['Bilinear']['acc_per_image'] = [[100.0] * 3, [100.0] * 3]  # a zero baseline error
     assert 'not computed' in probe_pairs(probe)[1]
+
+
+def test_recon_pairs_lines_per_trained_row():
+    from mmfeatup.benchmark.paired_stats import recon_pairs
+    # diffs 0.1, 0.2, 0.3 on a mean of 2: gain 0.2 / 2, paired SE 0.1 / sqrt(3) / 2, no seed SE
+    recon = dict(Bilinear=dict(per_image=[[1.0, 2.0, 3.0]]),
+                 Better=dict(per_image=[[0.9, 1.8, 2.7], [0.9, 1.8, 2.7]]),
+                 Short=dict(per_image=[[0.5]]), Failed=dict(error='x'))
+    lines = recon_pairs(recon)
+    assert lines[0].startswith('Reconstruction paired by held-out photo (3 photos)')
+    assert lines[1] == '- Better: gain 10.00% (total SE 2.89%, 2 seeds), better on 3/3 photos'
+    assert lines[2].startswith('- Short: not computed')
+    assert len(lines) == 4 and recon_pairs(dict(Better=recon['Better'])) == []

@@ -67,3 +67,44 @@ def test_run_probe_row_for_a_parameter_free_upsampler(ade_folder, tmp_path):
     assert len(row['mIoU']) == 2 and all(0 <= v <= 100 for v in row['mIoU'] + row['acc'])
     assert row['num_train'] == 3 and row['num_val'] == 2
     assert [len(scores) for scores in row['acc_per_image']] == [2, 2]
+
+
+def test_probe_on_sampled_pixels_fits_and_keeps_whole_maps_by_default():
+    labels = torch.randint(0, 4, (6, 16, 16))
+    onehot = torch.nn.functional.one_hot(labels, 4).permute(0, 3, 1, 2).half()
+    sampled = train_probe(onehot, labels, 4, steps=200, lr=0.1, pixels=32)
+    assert score_probe(sampled, onehot, labels, 4)['acc'] == pytest.approx(100.0)
+    # pixels >= the map: the whole map, the same fit as without sampling
+    whole = train_probe(onehot, labels, 4, steps=5, lr=0.1)
+    same = train_probe(onehot, labels, 4, steps=5, lr=0.1, pixels=16 * 16)
+    assert torch.equal(whole.weight, same.weight)
+
+
+def test_saved_upsampler_is_reused_only_for_its_own_config(tmp_path):
+    from mmfeatup.benchmark.trained import frozen_upsampler
+    from mmfeatup.engine import save_upsampler
+    from mmfeatup.models.featurizers import build_featurizer
+    from mmfeatup.registry import build_upsampler
+    frozen = build_featurizer('efficientnet_lite0_s16')
+    cfg = dict(type='ResizeConv', scale_factor=16)
+    model = build_upsampler(cfg, in_channels=frozen.channels, guidance_channels=3)
+    path = str(tmp_path / 'ResizeConv_seed0.pth')
+    save_upsampler(model, path, dict(upsampler=cfg, seed=0, iters=150))
+    loaded = frozen_upsampler(cfg, frozen, path, dict(seed=0, iters=150))
+    assert not loaded.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+    with pytest.raises(ValueError, match='holds an upsampler'):
+        frozen_upsampler(dict(cfg, scale_factor=8), frozen, path)
+    with pytest.raises(ValueError, match=r'trained otherwise: seed 0 \(expected 1\)'):
+        frozen_upsampler(cfg, frozen, path, dict(seed=1, iters=150))
+
+
+def test_reusable_checkpoints_need_the_same_config_at_both_sizes():
+    from mmfeatup.benchmark.trained import reusable_checkpoints
+    recon = dict(ResizeConv=dict(seeds=[0, 1], checkpoint=['a.pth', 'b.pth']),
+                 Bilinear=dict(seeds=[0], checkpoint=[None]))
+    assert reusable_checkpoints(recon, None, 16, 112, 128) == {('ResizeConv', 0): 'a.pth',
+                                                              ('ResizeConv', 1): 'b.pth'}
+    # 112 -> 7x7 (x16) but 120 -> 7x7 (x17.1): another scale factor, nothing reusable
+    assert reusable_checkpoints(recon, None, 16, 112, 120) == {}

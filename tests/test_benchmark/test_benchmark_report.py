@@ -1,6 +1,8 @@
 """mmfeatup.benchmark.report: tables and results.md/json."""
 import json
 
+import pytest
+
 from mmfeatup.benchmark.report import (cost_table, environment, quality_table, results_markdown,
                                        write_results)
 
@@ -47,3 +49,29 @@ def test_results_markdown_and_files(tmp_path):
     write_results(str(tmp_path), partial, dict(cost=[ROW], env=env))
     assert (tmp_path / 'results.md').read_text() == text
     assert json.loads((tmp_path / 'results.json').read_text())['cost'][0]['params'] == 1234
+
+
+def test_learning_curve_table_means_over_seeds_and_flags_flat_curves():
+    from mmfeatup.benchmark.report import curve_table, last_third_change, mean_curve
+    seed0 = [dict(iter=0, rel_mse=1.0), dict(iter=10, rel_mse=0.6), dict(iter=20, rel_mse=0.5),
+             dict(iter=30, rel_mse=0.5)]
+    seed1 = [dict(iter=0, rel_mse=1.0), dict(iter=10, rel_mse=0.8), dict(iter=20, rel_mse=0.7),
+             dict(iter=30, rel_mse=0.6)]
+    curve = mean_curve([seed0, seed1])
+    assert curve == [(0, 1.0), (10, 0.7), (20, pytest.approx(0.6)), (30, pytest.approx(0.55))]
+    # last third: from step 20 (<= 2/3 of 30) to 30: (0.55 - 0.6) / 0.55
+    change = last_third_change(curve)
+    assert change['since'] == 20 and change['trend'] == pytest.approx(-0.05 / 0.55)
+    assert change['largest'] == pytest.approx(0.05 / 0.55)
+    assert last_third_change(curve[:1]) is None
+    # a dip and a return inside the window is not flat
+    dip = last_third_change([(0, 1.0), (60, 0.5), (80, 0.45), (90, 0.5)])
+    assert dip['trend'] == 0 and dip['largest'] == pytest.approx(0.1)
+    recon = dict(Flat=dict(curve=[seed0, seed0]), Moving=dict(curve=[seed0, seed1]),
+                 Bilinear=dict(curve=[[dict(iter=0, rel_mse=0.7)]]))
+    lines = curve_table(['Flat', 'Moving', 'Bilinear'], recon)
+    rows = {line.split(' | ')[0].strip('| '): line for line in lines if line.startswith('| ')}
+    assert rows['Flat'].endswith('| +0.00% (0.00%, 20) | yes |')
+    assert rows['Moving'].endswith('| -9.09% (9.09%, 20) | no |')
+    assert 'Bilinear' not in rows  # one point: no curve
+    assert curve_table(['Bilinear'], recon) == []

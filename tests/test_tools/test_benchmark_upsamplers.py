@@ -11,7 +11,8 @@ def bench(load_tool):
 
 def test_command_line_choices(bench):
     for quality in ('none', 'recon', 'seg', 'all'):
-        assert bench.parse_args(['--quality', quality]).quality == quality
+        assert bench.parse_args(['--quality', quality]).quality == [quality]
+    assert bench.parse_args(['--quality', 'recon', 'probe']).quality == ['recon', 'probe']
     assert bench.parse_args(['--sizes', '14x14:224x200']).sizes == [((14, 14), (224, 200))]
     with pytest.raises(SystemExit):
         bench.parse_args(['--sizes', '14:224'])
@@ -60,17 +61,40 @@ def test_cost_only_run_covers_every_registered_upsampler(bench, tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_recon_run_trains_and_scores(bench, tmp_path):
+def test_tiny_recon_and_probe_run_trains_once_and_draws_curves(bench, tmp_path):
     out = tmp_path / 'bench'
     result = bench.main(['--sizes', '4x4:16x16', '--channels', '4', '--repeats', '1', '--device',
-                         'cpu', '--quality', 'recon', '--only', 'Bilinear', 'ResizeConv',
-                         '--iters', '1', '--seeds', '0', '1', '--views', '1', '--recon-crop', '64',
-                         '--recon-batch', '1', '--out', str(out)])
-    recon = result['recon']
+                         'cpu', '--quality', 'recon', 'probe', '--only', 'Bilinear', 'ResizeConv',
+                         '--iters', '2', '--curve-every', '1', '--seeds', '0', '1', '--views', '1',
+                         '--recon-crop', '64', '--recon-batch', '1', '--probe-size', '64',
+                         '--probe-steps', '3', '--probe-pixels', '16', '--workers', '2',
+                         '--out', str(out)])
+    recon, probe = result['recon'], result['probe']
     assert len(recon['Bilinear']['rel_mse']) == 1  # parameter-free: scored once
-    assert len(recon['ResizeConv']['rel_mse']) == 2  # trained once per seed
+    assert recon['ResizeConv']['seeds'] == [0, 1]  # trained once per seed, in seed order
     assert all(v > 0 for v in recon['ResizeConv']['rel_mse'])
-    assert 'recon rel-MSE' in (out / 'results.md').read_text()
+    from mmfeatup.apis import evaluate_reconstruction
+    from mmfeatup.benchmark.specs import REPO
+    from mmfeatup.benchmark.trained import frozen_upsampler
+    from mmfeatup.models.featurizers import build_featurizer
+    featurizer = build_featurizer('efficientnet_lite0_s16').eval()
+    for seed, curve in enumerate(recon['ResizeConv']['curve']):
+        assert [p['iter'] for p in curve] == [0, 1, 2]
+        # the saved upsampler is the scored one: scored again, the same held-out error
+        saved = frozen_upsampler(dict(type='ResizeConv', scale_factor=16), featurizer,
+                                 str(out / 'upsamplers' / f'ResizeConv_seed{seed}.pth'),
+                                 dict(seed=seed, iters=2))
+        again = evaluate_reconstruction(saved, featurizer, f'{REPO}/data/photos/heldout',
+                                        n_views=1, seed=0, crop_size=64)
+        # float32 sums: the worker ran on one thread, this process on several
+        assert again['rel_mse'] == pytest.approx(recon['ResizeConv']['rel_mse'][seed], rel=1e-6)
+        assert curve[-1]['rel_mse'] == recon['ResizeConv']['rel_mse'][seed]
+    # the probe used the recon runs' upsamplers instead of training them again
+    assert probe['ResizeConv']['reused'] == [True, True]
+    assert probe['Bilinear']['reused'] == [False, False] and len(probe['Bilinear']['mIoU']) == 2
+    text = (out / 'results.md').read_text()
+    assert 'recon rel-MSE' in text and '### Learning curves' in text and '| ResizeConv | ' in text
+    assert (out / 'learning_curves.png').stat().st_size > 1000
 
 
 def test_pretrained_variant_is_a_row_of_its_own(bench, tmp_path):

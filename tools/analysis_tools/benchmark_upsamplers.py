@@ -24,8 +24,15 @@ names, e.g. a FeatUp-pretrained JBU
 :class:`~mmfeatup.models.upsamplers.JBUStack` loads the trained stages into
 every neck level, whatever its channels).
 
-Outputs in ``--out``: ``results.md`` (tables), ``results.json`` and
-``speed_vs_quality.png``.
+``--curve-every N`` scores the held-out reconstruction every N steps of each training run
+too: the learning curves (a table in ``results.md``, ``learning_curves.png``) that show
+whether the budget was long enough. ``--workers N`` runs the quality jobs (one upsampler,
+one seed each) in N processes. The probe uses the upsamplers the recon runs trained (saved
+in ``--out``/upsamplers) when both run and recon's crop and the probe's size give the same
+config (the same scale factor); otherwise it trains them as recon does.
+
+Outputs in ``--out``: ``results.md`` (tables), ``results.json``,
+``speed_vs_quality.png``, ``learning_curves.png`` and ``upsamplers/NAME_seedS.pth``.
 
 FLOP convention: mmengine/fvcore's, see :mod:`mmfeatup.benchmark.cost`; ops not counted
 are listed in the table's last column. The logic is the package :mod:`mmfeatup.benchmark`;
@@ -37,7 +44,13 @@ Examples::
     python tools/analysis_tools/benchmark_upsamplers.py --quality none
     # everything with the default budget (20 recon steps x 2 seeds per trained upsampler,
     # 30 seg iterations x 2 seeds for bilinear and JBUStack): ~20-25 min on an idle 2-core CPU
-    OMP_NUM_THREADS=1 nice python tools/analysis_tools/benchmark_upsamplers.py --quality all --threads 1
+    OMP_NUM_THREADS=1 nice python tools/analysis_tools/benchmark_upsamplers.py --quality all \
+        --threads 1
+    # the zoo at one equal budget, learning curves, 3 seeds, recon + probe (make benchmark-zoo)
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_upsamplers.py --threads 1 --repeats 2 \
+        --quality recon probe --channel-norm --iters 150 --curve-every 25 --seeds 0 1 2 \
+        --views 3 --recon-crop 112 --recon-batch 2 --probe-pixels 2048 --workers 2 \
+        --out work_dirs/bench_zoo
     # segmentation: bilinear vs JBU from scratch vs a JBU pre-trained with FeatUp's loss
     python tools/analysis_tools/benchmark_upsamplers.py --quality seg --threads 1 --seeds 0 1 2 \
         --variant JBUStack-FeatUp JBUStack \
@@ -57,14 +70,15 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 
 from mmfeatup.benchmark.cost import measure_cost
-from mmfeatup.benchmark.paired_stats import probe_pairs
-from mmfeatup.benchmark.plot import plot
+from mmfeatup.benchmark.paired_stats import probe_pairs, recon_pairs
+from mmfeatup.benchmark.plot import plot, plot_curves
 from mmfeatup.benchmark.quality_probe import run_probe
 from mmfeatup.benchmark.quality_recon import ensure_photos, run_recon
 from mmfeatup.benchmark.quality_seg import default_seg_config, run_seg
 from mmfeatup.benchmark.report import environment, results_markdown, write_results
 from mmfeatup.benchmark.specs import (DEFAULT_SEG, REPO, for_seed, parse_size, parse_variant,
                                       priority_order, select_names)
+from mmfeatup.benchmark.trained import reusable_checkpoints
 from mmfeatup.benchmark.timer import Progress
 
 
@@ -80,12 +94,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
                         help='auto: CPU, and CUDA too when present')
     parser.add_argument('--repeats', type=int, default=5, help='timed repeats (median)')
-    parser.add_argument('--quality', choices=['none', 'recon', 'probe', 'seg', 'all'],
-                        default='none')
+    parser.add_argument('--quality', nargs='+', choices=['none', 'recon', 'probe', 'seg', 'all'],
+                        default=['none'],
+                        help='quality measures (several allowed, e.g. recon probe; all: the three)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
                         help='training seeds of the quality runs')
     parser.add_argument('--iters', type=int, default=20,
                         help='training steps of every trained upsampler (recon)')
+    parser.add_argument('--curve-every', type=int, default=0,
+                        help='also score held-out reconstruction every N training steps: each '
+                        'run\'s learning curve (results.md table, learning_curves.png); 0: '
+                        'only after the last step')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='quality jobs (one upsampler, one seed) in N processes of one torch '
+                        'thread each (use the number of cores)')
     parser.add_argument('--recon-batch', type=int, default=2, help='images per recon step')
     parser.add_argument('--lr', type=float, default=1e-3,
                         help='NAdam learning rate of every recon training (section 2 of '
@@ -106,6 +128,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'set, made when missing; any ADE20K data_root works)')
     parser.add_argument('--probe-size', type=int, default=128, help='image side of the probe')
     parser.add_argument('--probe-steps', type=int, default=300, help='Adam steps per probe')
+    parser.add_argument('--probe-pixels', type=int, default=None,
+                        help='random pixels per image and probe step instead of whole maps '
+                        '(same loss in expectation, a fraction of the cost)')
     parser.add_argument('--seg-config', default=None,
                         help='a FeatUpNeck config (default: configs/demo/'
                         'effnet-lite0_jbu_ade-demo-128x128.py)')
@@ -143,9 +168,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Run the benchmark; write ``results.md``, ``results.json`` and the plot to ``--out``.
 
     Returns:
-        dict: ``cost`` (rows), ``recon`` and ``seg`` (results by name) and ``env``.
+        dict: ``cost`` (rows), ``recon``, ``seg`` and ``probe`` (results by name) and ``env``.
     """
     args = parse_args(argv)
+    if args.workers < 1 or args.curve_every < 0 or len(set(args.seeds)) != len(args.seeds):
+        raise SystemExit('--workers must be >= 1, --curve-every >= 0 and --seeds distinct, got '
+                         f'{args.workers}, {args.curve_every}, {args.seeds}')
     try:
         variants = dict(parse_variant(tokens) for tokens in args.variant or [])
     except ValueError as error:
@@ -173,15 +201,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         recon_note = (f'Reconstruction: featurizer `{featurizer_name}`, {args.recon_crop}px '
                       f'crops, {args.iters} training steps x batch {args.recon_batch} (NAdam lr '
                       f'{args.lr}) per seed, seeds {args.seeds}, held-out photos '
-                      f'`{args.photos}/heldout`, {args.views} views each (same views for all). '
+                      f'`{args.photos}/heldout`, {args.views} views each (same views for all); '
+                      f'{args.workers} job(s) at a time (train seconds include that sharing). '
                       if recon else 'Reconstruction: not run. ')
+        reused = [r for row in quality['probe'].values() for r in row.get('reused') or []]
         probe_note = (f'Linear probe: featurizer `{featurizer_name}`, `{args.probe_data_root}`, '
-                      f'{args.probe_size}px, '
-                      f'{args.probe_steps} Adam steps per probe, upsamplers trained as in recon. '
+                      f'{args.probe_size}px, {args.probe_steps} Adam steps per probe'
+                      + (f' on {args.probe_pixels} random pixels per image'
+                         if args.probe_pixels else '')
+                      + f'; {sum(reused)} of {len(reused)} probes used the upsampler of the recon '
+                      f'run with that seed, the others trained it as recon. '
                       if quality['probe'] else '')
         quality['note'] = f'{recon_note}{probe_note}Segmentation: {notes["seg"]}.'
         lines = results_markdown(command, env, variants, cost, quality, final)
-        lines += probe_pairs(quality['probe'])
+        lines += recon_pairs(recon) + probe_pairs(quality['probe'])
         write_results(args.out, lines, dict(env=env, command=command, final=final, cost=cost,
                                             recon=recon, seg=seg, probe=quality['probe']))
         if final:
@@ -198,25 +231,29 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     progress.close()
 
     ordered = priority_order(names)  # the issue's targets first
-    if args.quality in ('recon', 'all'):
-        progress = Progress(len(names), 'recon')
+    if {'recon', 'all'} & set(args.quality):
+        progress = Progress(len(names) * len(args.seeds), 'recon')
         run_recon(ordered, args.seeds, args.iters, args.photos, featurizer, args.recon_crop,
                   args.views, args.recon_batch, args.featurizer_stride, progress, recon, save,
-                  variants, args.lr)
+                  variants, args.lr, args.curve_every, args.workers,
+                  save_dir=osp.join(args.out, 'upsamplers'))
         progress.close()
 
-    if args.quality in ('probe', 'all'):
+    if {'probe', 'all'} & set(args.quality):
         from mmfeatup.datasets.ade_demo import ensure_ade_demo
         if osp.abspath(args.probe_data_root) == osp.join(REPO, 'data', 'ade_demo'):
             ensure_ade_demo(args.probe_data_root)
-        progress = Progress(len(names), 'probe')
+        progress = Progress(len(names) * len(args.seeds), 'probe')
         run_probe(ordered, args.seeds, args.iters, ensure_photos(args.photos)[0], featurizer,
                   args.probe_data_root, args.probe_size, progress, quality['probe'], save,
                   variants, args.lr, args.recon_batch, args.probe_steps,
-                  stride=args.featurizer_stride)
+                  stride=args.featurizer_stride, workers=args.workers,
+                  checkpoints=reusable_checkpoints(recon, variants, args.featurizer_stride,
+                                                   args.recon_crop, args.probe_size),
+                  probe_pixels=args.probe_pixels, train_crop=args.recon_crop)
         progress.close()
 
-    if args.quality in ('seg', 'all'):
+    if {'seg', 'all'} & set(args.quality):
         config = args.seg_config or default_seg_config()
         seg_names = [n for n in ordered if n in (args.seg_only or [*DEFAULT_SEG, *variants])]
         if config is None or not osp.isfile(config):
@@ -231,10 +268,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             progress.close()
 
     save(final=True)
-    plotted = plot(osp.join(args.out, 'speed_vs_quality.png'), cost, recon, seg)
+    plotted = plot(osp.join(args.out, 'speed_vs_quality.png'), cost, recon, seg, quality['probe'])
+    curves = plot_curves(osp.join(args.out, 'learning_curves.png'), recon)
     print(f'results: {osp.join(args.out, "results.md")}'
-          + (f', plot: {osp.join(args.out, "speed_vs_quality.png")}' if plotted else ''))
-    return dict(cost=cost, recon=recon, seg=seg, env=env)
+          + (f', plot: {osp.join(args.out, "speed_vs_quality.png")}' if plotted else '')
+          + (f', curves: {osp.join(args.out, "learning_curves.png")}' if curves else ''))
+    return dict(cost=cost, recon=recon, seg=seg, probe=quality['probe'], env=env)
 
 
 if __name__ == '__main__':
