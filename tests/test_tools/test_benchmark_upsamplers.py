@@ -95,6 +95,11 @@ def test_tiny_recon_and_probe_run_trains_once_and_draws_curves(bench, tmp_path):
     text = (out / 'results.md').read_text()
     assert 'recon rel-MSE' in text and '### Learning curves' in text and '| ResizeConv | ' in text
     assert (out / 'learning_curves.png').stat().st_size > 1000
+    # --render-only rewrites the same report from results.json, measuring nothing
+    (out / 'learning_curves.png').unlink()
+    again = bench.main(['--render-only', '--out', str(out)])
+    assert (out / 'results.md').read_text() == text and again['recon'] == recon
+    assert (out / 'learning_curves.png').is_file()
 
 
 def test_pretrained_variant_is_a_row_of_its_own(bench, tmp_path):

@@ -62,8 +62,10 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import os.path as osp
+import shlex
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -151,6 +153,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='torch CPU threads (default: torch\'s choice; 1 avoids OpenMP '
                         'spin contention on a shared, loaded CPU)')
     parser.add_argument('--out', default=osp.join(REPO, 'work_dirs', 'benchmark_upsamplers'))
+    parser.add_argument('--render-only', action='store_true',
+                        help='measure nothing: rewrite results.md and the plots of --out from its '
+                        'results.json (with the settings of the command recorded there)')
     return parser.parse_args(argv)
 
 
@@ -171,6 +176,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         dict: ``cost`` (rows), ``recon``, ``seg`` and ``probe`` (results by name) and ``env``.
     """
     args = parse_args(argv)
+    stored = None
+    if args.render_only:
+        with open(osp.join(args.out, 'results.json')) as f:
+            stored = json.load(f)
+        args = parse_args(shlex.split(stored['command'])[2:] + ['--out', args.out])
     if args.workers < 1 or args.curve_every < 0 or len(set(args.seeds)) != len(args.seeds):
         raise SystemExit('--workers must be >= 1, --curve-every >= 0 and --seeds distinct, got '
                          f'{args.workers}, {args.curve_every}, {args.seeds}')
@@ -182,19 +192,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
-    devices = select_devices(args.device)
-    env = environment()
+    devices = select_devices(args.device) if stored is None else []
+    env = environment() if stored is None else stored['env']
     print(f'upsamplers: {", ".join(names)}\nops backend: {env["ops_backend"]}, '
           f'torch {env["torch"]}, {env["threads"]} threads', flush=True)
 
     command = 'python tools/analysis_tools/benchmark_upsamplers.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
-    cost: List[Dict[str, Any]] = []
+        sys.argv[1:] if argv is None else argv) if stored is None else stored['command']
+    cost: List[Dict[str, Any]] = [] if stored is None else stored['cost']
     quality: Dict[str, Any] = dict(names=names, recon={}, seg={}, probe={}, note='')
+    if stored is not None:  # only what was measured: no part runs below
+        quality.update({k: stored.get(k) or {} for k in ('recon', 'seg', 'probe')})
+        args.quality = []
     featurizer = dict(preset=args.featurizer, channel_norm=True) if args.channel_norm \
         else args.featurizer
     featurizer_name = args.featurizer + (' + ChannelNorm' if args.channel_norm else '')
-    recon, seg, notes = quality['recon'], quality['seg'], dict(seg='not run')
+    recon, seg = quality['recon'], quality['seg']
+    notes = dict(seg='as recorded in results.json' if seg else 'not run')
 
     def save(final: bool = False) -> None:
         """Write results.md/json now (after every step, so a cut-short run keeps its results)."""
