@@ -221,8 +221,9 @@ def plot_curves(path: str, recon: Dict[str, Any]) -> bool:
         if r.get('trained') is False and r.get('rel_mse'):
             ax.axhline(mean_std(r['rel_mse'])[0], color='grey', linestyle='--', linewidth=1)
             ax.text(end, mean_std(r['rel_mse'])[0], f' {name}', va='center', fontsize=7)
+    ax.set_yscale('log')  # untrained starts can be far above the rest
     ax.set_xlabel('training step')
-    ax.set_ylabel('held-out recon rel-MSE (lower is better), mean over seeds')
+    ax.set_ylabel('held-out recon rel-MSE (lower is better, log scale), mean over seeds')
     ax.set_title('Learning curves at equal budget (dashed: parameter-free)', fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc='upper right')
