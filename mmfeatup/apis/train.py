@@ -117,8 +117,8 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
             before the first and after the last step; an untrained upsampler once).
             Default: ().
         curve_score (Callable[[nn.Module], dict], optional): the curve's scorer, e.g.
-            :func:`evaluate_reconstruction` on held-out photos (it must draw from its own
-            generator so the run is unchanged). Default: None (no curve).
+            :func:`evaluate_reconstruction` on held-out photos (the random states are
+            restored after each call, so the run is unchanged). Default: None (no curve).
         **trainer_kwargs: more :class:`FeatUpUpsamplerTrainer` arguments
             (``downsampler``, ``n_jitters``, ``crf_weight`` ...).
 
