@@ -172,7 +172,24 @@ def train_upsampler(upsampler_cfg: Dict[str, Any],
     return upsampler
 
 
-def _load_images(images: ImagesArg, crop_size: Optional[int]) -> List[Tensor]:
+def load_eval_images(images: ImagesArg, crop_size: Optional[int]) -> List[Tensor]:
+    """The images :func:`evaluate_reconstruction` scores on, as ``[3, H, W]`` tensors in [0, 1].
+
+    Load them once to score several models on them (pass the list with ``crop_size=None``:
+    the result is the same as passing the folder).
+
+    Args:
+        images (str | list | Tensor): a folder, image paths, or ``[3, H, W]`` tensors
+            (``[B, 3, H, W]`` too).
+        crop_size (int, optional): shorter side resized to it, then the centre square;
+            None keeps the images as they are.
+
+    Returns:
+        list[Tensor]: the images.
+
+    Raises:
+        ValueError: no images.
+    """
     if isinstance(images, Tensor):
         return list(images) if images.dim() == 4 else [images]
     if isinstance(images, str):
@@ -245,7 +262,7 @@ def evaluate_reconstruction(upsampler: Union[nn.Module, str],
     generator = torch.Generator().manual_seed(seed)
     per_image: Dict[str, List[float]] = dict(rel_mse=[], cos=[])
     device = next(featurizer.parameters(), torch.empty(0)).device  # where it runs (CUDA too)
-    for image in _load_images(image_dir_or_list, crop_size):
+    for image in load_eval_images(image_dir_or_list, crop_size):
         image = image[None].float().to(device)
         errors = multiview_reconstruction(upsample_fn, featurizer, image, n_views,
                                           generator, max_pad, max_zoom)

@@ -77,15 +77,16 @@ def recon_job(cfg: Dict[str, Any], seed: int, iters: int, train_dir: str, heldou
         (rel-MSE per held-out photo), ``seconds`` (training only), ``curve`` (``iter``,
         ``rel_mse``, ``cos`` per point, starting at step 0) and ``checkpoint`` (``save_path``).
     """
-    from mmfeatup.apis import evaluate_reconstruction, train_upsampler
+    from mmfeatup.apis import evaluate_reconstruction, load_eval_images, train_upsampler
     from mmfeatup.engine import save_upsampler
     from mmfeatup.models.featurizers import build_featurizer
     frozen = build_featurizer(featurizer).eval()
+    heldout = load_eval_images(heldout_dir, crop)  # read once, scored at every curve point
     last: Dict[str, Any] = {}
 
     def score(module: nn.Module) -> Dict[str, float]:
-        last.update(evaluate_reconstruction(module, frozen, heldout_dir, n_views=views, seed=0,
-                                            crop_size=crop))
+        last.update(evaluate_reconstruction(module, frozen, heldout, n_views=views, seed=0,
+                                            crop_size=None))
         return dict(rel_mse=last['rel_mse'], cos=last['cos'])
 
     model = train_upsampler(cfg, frozen, train_dir, iters=iters, seed=seed, batch_size=batch,
