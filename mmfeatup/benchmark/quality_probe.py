@@ -24,7 +24,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from mmfeatup.datasets import list_images
-from .specs import count_parameters, for_seed, spec_of, upsampler_cfg
+from .specs import for_seed, row_config
 from .timer import Progress, Stopwatch
 from .workers import run_seed_jobs
 
@@ -251,8 +251,6 @@ def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir:
         entry per seed), ``seconds``, ``num_train``/``num_val``, ``trained`` and, on failure,
         ``error``.
     """
-    from mmfeatup.registry import build_upsampler
-    grid = size // stride
     results = {} if results is None else results
     checkpoints = checkpoints or {}
     jobs = []
@@ -260,12 +258,10 @@ def run_probe(names: Sequence[str], seeds: Sequence[int], iters: int, train_dir:
         entry: Dict[str, Any] = dict(mIoU=[], acc=[], acc_per_image=[], seeds=[], seconds=[])
         results[name] = entry
         try:
-            cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (size, size))
-            first = build_upsampler(for_seed(cfg, seeds[0]), in_channels=8)
+            cfg, entry['trained'] = row_config(name, variants, size, stride, seeds[0])
         except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others
             entry['error'] = f'{type(error).__name__}: {error}'[:200]
             continue
-        entry['trained'] = count_parameters(first) > 0
         for seed in seeds:
             jobs.append(((name, seed), dict(
                 cfg=for_seed(cfg, seed), seed=seed, iters=iters, train_dir=train_dir,

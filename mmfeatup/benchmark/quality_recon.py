@@ -15,9 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
-from mmfeatup.registry import build_upsampler
-
-from .specs import REPO, count_parameters, for_seed, spec_of, upsampler_cfg
+from .specs import REPO, for_seed, row_config
 from .timer import Progress
 from .workers import run_seed_jobs
 
@@ -136,7 +134,6 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
         and, on failure, ``error``.
     """
     train_dir, heldout_dir = ensure_photos(photo_root)
-    grid = crop // stride
     results = {} if results is None else results
     jobs = []
     for name in names:
@@ -144,12 +141,10 @@ def run_recon(names: Sequence[str], seeds: Sequence[int], iters: int, photo_root
                                      per_image=[], checkpoint=[])
         results[name] = entry
         try:
-            cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (crop, crop))
-            first = build_upsampler(for_seed(cfg, seeds[0]), in_channels=8)
+            cfg, entry['trained'] = row_config(name, variants, crop, stride, seeds[0])
         except Exception as error:  # noqa: BLE001 - report, keep benchmarking the others
             entry.update(error=f'{type(error).__name__}: {error}'[:200], trained=None)
             continue
-        entry['trained'] = count_parameters(first) > 0
         for seed in (seeds if entry['trained'] else seeds[:1]):
             save_path = None if save_dir is None or not entry['trained'] else osp.join(
                 save_dir, f'{name}_seed{seed}.pth')

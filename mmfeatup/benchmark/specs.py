@@ -10,7 +10,7 @@ from torch import nn
 
 import mmfeatup.models  # noqa: F401  (registers every upsampler)
 from mmfeatup.models.upsamplers.base import exact_integer_ratio
-from mmfeatup.registry import UPSAMPLERS
+from mmfeatup.registry import UPSAMPLERS, build_upsampler
 
 Size = Tuple[int, int]
 #: The repository root (tools, configs and data of the benchmark's defaults).
@@ -137,6 +137,28 @@ def upsampler_cfg(name: Union[str, Dict[str, Any]], source: Size, output: Size) 
 def count_parameters(module: nn.Module) -> int:
     """The number of parameter elements of ``module``."""
     return sum(p.numel() for p in module.parameters())
+
+
+def row_config(name: str, variants: Optional[Dict[str, Dict[str, Any]]], side: int,
+               stride: int, seed: int) -> Tuple[Dict[str, Any], bool]:
+    """A quality row's upsampler config for ``side x side`` images and whether it trains.
+
+    Args:
+        name (str): a registered name or a ``--variant`` label.
+        variants (dict, optional): the ``--variant`` configs by label.
+        side (int): the image side (features: ``side // stride``).
+        stride (int): the featurizer's stride.
+        seed (int): the seed of the trial build (``{seed}`` in a variant).
+
+    Returns:
+        tuple: the config (``{seed}`` not yet filled in) and whether it has parameters.
+
+    Raises:
+        Exception: whatever building it raises (the row then reports it).
+    """
+    grid = side // stride
+    cfg = upsampler_cfg(spec_of(name, variants), (grid, grid), (side, side))
+    return cfg, count_parameters(build_upsampler(for_seed(cfg, seed), in_channels=8)) > 0
 
 
 def select_names(only: Optional[Sequence[str]], skip: Iterable[str],
