@@ -70,3 +70,44 @@ def test_plot_is_readable_for_every_quality_choice(tmp_path, quality):
     assert plot(str(path), cost, recon, seg)
     assert path.stat().st_size > 1000
     assert not plot(str(path), [cost[-1]], recon, seg)  # no latency at all: no plot
+
+
+def test_probe_results_get_their_own_panel_beside_reconstruction():
+    """--quality recon probe: two panels, the probe's y axis is its mIoU, one label per upsampler
+    with a probe result (the ones without stay off that panel)."""
+    import matplotlib.pyplot as plt
+
+    names, cost, recon, _ = _synthetic_results()
+    probe = {n: dict(mIoU=[60.0 + i, 61.0 + i]) for i, n in enumerate(names[:6])}
+    fig = draw_plot(cost, recon, {}, probe)
+    axes = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [('rel-MSE' in ax.get_ylabel(), 'probe' in ax.get_title()) for ax in axes] == [
+        (True, False), (False, True)]
+    probe_ax = axes[1]
+    labelled = {t.get_text(): t.xy[1] for t in probe_ax.texts if t.get_text() in names}
+    assert sorted(labelled) == sorted(probe)
+    for name, y in labelled.items():  # each point at its seed mean
+        assert abs(y - sum(probe[name]['mIoU']) / 2) < 1e-9
+    plt.close(fig)
+
+
+def _points(pairs):
+    return [dict(iter=step, rel_mse=value) for step, value in pairs]
+
+
+def test_learning_curves_plot_the_trained_rows_only(tmp_path):
+    """plot_curves: a figure when a trained row has two or more curve points (a parameter-free
+    row beside it is a reference line); a single point or parameter-free rows alone -> no file."""
+    from mmfeatup.benchmark.plot import plot_curves
+
+    recon = {'JBUStack': dict(trained=True, rel_mse=[0.5],
+                              curve=[_points([(0, 0.9), (50, 0.6), (100, 0.5)]),
+                                     _points([(0, 0.8), (50, 0.62), (100, 0.52)])]),
+             'Bilinear': dict(trained=False, rel_mse=[0.55])}
+    path = tmp_path / 'curves.png'
+    assert plot_curves(str(path), recon)
+    assert path.stat().st_size > 1000
+    empty = tmp_path / 'none.png'
+    assert not plot_curves(str(empty), {'Bilinear': recon['Bilinear'],
+                                        'DySample': dict(trained=True, curve=[_points([(0, 0.7)])])})
+    assert not empty.exists()
