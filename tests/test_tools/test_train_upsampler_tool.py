@@ -51,7 +51,7 @@ def test_train_upsampler_tool_trains_validates_and_resumes(tmp_path):
          str(tmp_path / 'stats.json'), '--cfg-options',
          f'val_dataloader.dataset.data_root={tmp_path}/photos/heldout',
          'val_dataloader.dataset.resize=48', 'val_dataloader.dataset.crop_size=48',
-         'model.eval_views=2'], cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS='1',
+         'model.eval_views=2', '--edge-size', '40'], cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS='1',
                                                        PYTHONPATH=ROOT),
         capture_output=True, text=True, timeout=600)
     assert stats.returncode == 0, stats.stdout[-2000:] + stats.stderr[-3000:]
@@ -59,3 +59,8 @@ def test_train_upsampler_tool_trains_validates_and_resumes(tmp_path):
     scores = json.loads((tmp_path / 'stats.json').read_text())['scores']
     # the same weights either way: upsampler.pth is written from the final trainer
     assert scores[0]['rel_mse'] == scores[1]['rel_mse'] and len(scores[0]['rel_mse']) == 2
+    # edge alignment on the same held-out photos, per photo, for the upsampler and bilinear
+    assert scores[0]['edge'] == scores[1]['edge'] and len(scores[0]['edge']) == 2
+    assert scores[0]['bilinear_edge'] != scores[0]['edge']
+    assert all(-1 <= v <= 1 for v in scores[0]['edge'] + scores[0]['bilinear_edge'])
+    assert 'edge alignment at 40 px' in stats.stdout

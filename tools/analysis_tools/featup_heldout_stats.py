@@ -12,6 +12,11 @@ config's held-out set exactly as its validation does (``predict``: ``eval_views`
 from ``eval_seed`` per photo, fixed area downsampler, bilinear on the same views). Prints
 rel-MSE and cosine per method (mean over photos; mean ± std over seeds) and the paired
 statistics of :mod:`mmfeatup.benchmark.paired_stats`.
+
+With ``--edge-size N`` (default 224; 0 skips it) it also measures how much the upsampled
+features' edges follow the photo's (:func:`mmfeatup.utils.edge_alignment`, the number
+``visualize_features.py`` prints) on the same held-out photos at N px (shorter side resized,
+centre square), the upsampler's output against bilinear of the same features.
 """
 from __future__ import annotations
 
@@ -19,7 +24,36 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Any, Dict, List
+
+
+def edge_scores(model: Any, photos: List[str], size: int) -> Dict[str, List[float]]:
+    """Edge alignment of ``model.upsample`` and of bilinear on each photo at ``size`` px.
+
+    Args:
+        model: a FeatUp trainer (``featurizer``, ``upsample``).
+        photos (list[str]): image paths.
+        size (int): shorter side, then the centre square.
+
+    Returns:
+        dict: ``edge`` and ``bilinear_edge``, one value per photo.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from mmfeatup.apis import load_eval_images
+    from mmfeatup.utils import edge_alignment
+    scores: Dict[str, List[float]] = dict(edge=[], bilinear_edge=[])
+    with torch.no_grad():
+        for image in load_eval_images(photos, size):
+            image = image[None]
+            lowres = model.featurizer(image)
+            ours = model.upsample(image, lowres)
+            base = F.interpolate(lowres, size=tuple(image.shape[-2:]), mode='bilinear',
+                                 align_corners=False)
+            scores['edge'].append(edge_alignment(image, ours))
+            scores['bilinear_edge'].append(edge_alignment(image, base))
+    return scores
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +63,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='the training config the checkpoints came from')
     parser.add_argument('checkpoints', nargs='+', help='upsampler.pth of each seed')
     parser.add_argument('--min-gain', type=float, default=0.05)
+    parser.add_argument('--edge-size', type=int, default=224,
+                        help='image size of the edge-alignment scores (0: skip them)')
     parser.add_argument('--out', default=None, help='write every per-photo score as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='overrides of the config, e.g. val_dataloader.dataset.data_root=DIR')
@@ -68,18 +104,31 @@ def main() -> None:
                 for result in model.val_step(batch):
                     for key, value in result.items():
                         scores.setdefault(key, []).append(value)
+        if args.edge_size > 0:
+            if not photos:
+                raise ValueError('--edge-size: the held-out loader gives no image paths')
+            scores.update(edge_scores(model, photos, args.edge_size))
         runs.append(scores)
-        print(f'{path}: rel-MSE {mean_std(scores["rel_mse"])[0]:.4f} '
+        edge = (f', edge alignment {mean_std(scores["edge"])[0]:.3f}'
+                if args.edge_size > 0 else '')
+        print(f'{path}: rel-MSE {mean_std(scores["rel_mse"])[0]:.4f}{edge} '
               f'({len(scores["rel_mse"])} photos)', flush=True)
 
-    def cell(key: str) -> str:
+    def cell(key: str, digits: int = 4) -> str:
         mean, std = mean_std([mean_std(run[key])[0] for run in runs])
-        return f'{mean:.4f}' + (f' ± {std:.4f}' if len(runs) > 1 and 'bilinear' not in key else '')
+        return f'{mean:.{digits}f}' + (f' ± {std:.{digits}f}'
+                                       if len(runs) > 1 and 'bilinear' not in key else '')
 
     label = f'{cfg.model.upsampler.get("type", "upsampler")} ({len(runs)} seeds)'
     print('\n| upsampler | held-out rel-MSE ↓ | cosine ↑ |\n|---|---|---|')
     print(f'| bilinear | {cell("bilinear_rel_mse")} | {cell("bilinear_cos")} |')
     print(f'| {label} | {cell("rel_mse")} | {cell("cos")} |')
+    if args.edge_size > 0:
+        seed_mean = [sum(run['edge'][i] for run in runs) / len(runs) for i in range(len(photos))]
+        higher = sum(ours > base for ours, base in zip(seed_mean, runs[0]['bilinear_edge']))
+        print(f'\nedge alignment at {args.edge_size} px (corr. of |grad| with the photo\'s, mean '
+              f'over photos): bilinear {cell("bilinear_edge", 3)}, {label} {cell("edge", 3)}; '
+              f'the seed mean is higher than bilinear on {higher}/{len(photos)} photos')
     stats = paired_gain(runs[0]['bilinear_rel_mse'], [run['rel_mse'] for run in runs])
     seeds = ', '.join(f'{100 * g:.2f}%' for g in stats['seed_gains'])
     print(f'\nvs bilinear, paired over {stats["num_photos"]} photos: gain '
