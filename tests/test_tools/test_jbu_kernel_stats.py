@@ -59,5 +59,29 @@ def test_bad_input_is_named(tool):
     with pytest.raises(ValueError, match='upsampler'):
         tool.stage_stats(build_upsampler(dict(type='Bilinear'), in_channels=1),
                          _two_colour_image(), (10, 12))
+    with pytest.raises(ValueError, match='needs 3 stages'):
+        tool.stage_stats(_stack(0.0, True), _two_colour_image(), (5, 6))
     with pytest.raises(ValueError, match='flat'):
         tool.stage_stats(_stack(0.0, True), torch.ones(1, 3, 40, 48), (10, 12))
+
+
+def test_command_line_reads_weights_and_the_untrained_start(tool, tmp_path, capsys):
+    """main(): one table per checkpoint; 'init' is the untrained stack (seed 0, so repeatable);
+    trained weights give other numbers than the start."""
+    from PIL import Image
+    from skimage import data
+    for name in ('astronaut', 'coffee'):
+        Image.fromarray(getattr(data, name)()).save(tmp_path / f'{name}.png')
+    torch.manual_seed(1)
+    trained = build_upsampler(dict(type='JBUStack'), in_channels=4)
+    with torch.no_grad():
+        for index in range(4):
+            trained.stage(index).range_temp.fill_(3.0)
+    torch.save(dict(state_dict=trained.state_dict()), tmp_path / 'jbu.pth')
+    results = tool.main(['init', 'init', str(tmp_path / 'jbu.pth'), '--images', str(tmp_path),
+                         '--size', '64'])  # stride 16: 4x4 -> 64x64, four stages
+    assert len(results) == 3 and [len(r) for r in results] == [4, 4, 4]
+    assert results[0] == results[1]
+    assert results[2][0]['tau'] == pytest.approx(torch.tensor(3.0).exp().item(), rel=1e-5)
+    assert results[2][0]['range_tv'] != results[0][0]['range_tv']
+    assert capsys.readouterr().out.count('| stage |') == 3

@@ -16,7 +16,7 @@ Examples::
 
     python tools/analysis_tools/jbu_kernel_stats.py \\
         mmfeatup/weights/jbu_efficientnet-lite0-s16_photos-128.pth
-    python tools/analysis_tools/jbu_kernel_stats.py work_dirs/featup_s16_seed{0,1,2}/upsampler.pth \\
+    python tools/analysis_tools/jbu_kernel_stats.py init work_dirs/featup_s16_seed{0,1,2}/upsampler.pth \\
         --images data/photos/heldout --size 224
 """
 from __future__ import annotations
@@ -59,7 +59,8 @@ def stage_stats(upsampler: torch.nn.Module, guidance: Tensor,
         ``fixup_tv_edges``, ``tau``, ``sigma`` and the stage ``size``.
 
     Raises:
-        ValueError: not a batch of one guidance image, or a module without JBU stages.
+        ValueError: not a batch of one guidance image, a module without JBU stages, more
+            stages than the stack has, or a flat image.
     """
     from mmfeatup.models.upsamplers.base import resize_guidance
     if guidance.dim() != 4 or guidance.shape[0] != 1:
@@ -68,6 +69,9 @@ def stage_stats(upsampler: torch.nn.Module, guidance: Tensor,
         raise ValueError(f'upsampler: {type(upsampler).__name__} has no JBU stages')
     rows = []
     sizes = upsampler.stage_sizes(tuple(source_size), tuple(guidance.shape[-2:]))
+    if len(sizes) > upsampler.num_stages and not upsampler.reuse_last_stage:
+        raise ValueError(f'upsampler: {source_size} -> {tuple(guidance.shape[-2:])} needs '
+                         f'{len(sizes)} stages, the stack has {upsampler.num_stages}')
     for index, size in enumerate(sizes):
         stage = upsampler.stage(index)
         small = resize_guidance(guidance, size, mode='area')
@@ -94,7 +98,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('checkpoints', nargs='+', help='JBUStack weights (any form the '
-                        'project reads: upsampler.pth, a Runner iter_N.pth, the authors\')')
+                        'project reads: upsampler.pth, a Runner iter_N.pth, the authors\'), or '
+                        '"init" for an untrained stack (torch seed 0), the starting point')
     parser.add_argument('--images', default='data/photos/heldout',
                         help='folder of photos (default: the held-out photos)')
     parser.add_argument('--size', type=int, default=224, help='image size (centre square)')
@@ -119,9 +124,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, float]]]:
     results = []
     for path in args.checkpoints:
         # the stages' filters depend on the image only: any channel count takes them
+        torch.manual_seed(0)
+        checkpoint = None if path == 'init' else path
         upsampler = build_upsampler(
-            dict(type='JBUStack', checkpoint=path, **args.upsampler_options), in_channels=1,
-            guidance_channels=3).eval()
+            dict(type='JBUStack', checkpoint=checkpoint, **args.upsampler_options),
+            in_channels=1, guidance_channels=3).eval()
         per_image = []
         for image in images:
             image = image[None]
