@@ -57,6 +57,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='shorter image side after resizing (default 224)')
     parser.add_argument('--no-crop', action='store_true',
                         help='keep the aspect ratio (default: centre square crop)')
+    parser.add_argument('--gradients', action='store_true',
+                        help='a second row: where each map changes (|grad|, the channel norm of '
+                        'its forward differences, each panel scaled to its own 99th percentile)')
     parser.add_argument('--title', default=None, help='figure title (default: describes the run)')
     return parser.parse_args(argv)
 
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> str:
     import mmfeatup.models  # noqa: F401  (registers featurizers and upsamplers)
     from mmfeatup.models.featurizers import build_featurizer
     from mmfeatup.registry import build_upsampler
-    from mmfeatup.utils import edge_alignment, pca_to_rgb, save_feature_figure
+    from mmfeatup.utils import edge_alignment, gradient_map, pca_to_rgb, save_feature_figure
 
     image = prepare_image(load_named_image(args.image), args.size, not args.no_crop)
     featurizer = build_featurizer(args.featurizer, **args.featurizer_options).eval()
@@ -183,9 +186,16 @@ def run(args: argparse.Namespace) -> str:
     panels = [(f'image {size[0]}x{size[1]}', image[0]),
               (f'low-res features {h}x{w} (stride {size[0] // h})', colours[0][0])]
     panels += [(label, colour[0]) for label, colour in zip(labels, colours[1:])]
+    columns = len(panels)
+    if args.gradients:  # where the image and each upsampled map change (no low-res panel)
+        panels += [('|grad| image', gradient_map(image)), None]
+        panels += [(f'|grad| {label.split(" (")[0]}', gradient_map(output))
+                   for label, output in zip(labels, outputs)]
     title = args.title or (f'{args.featurizer}: {lowres.shape[1]}-d features, one PCA -> RGB '
-                           f'shared by all panels; {args.upsampler} {state}')
-    return save_feature_figure(panels, args.out, title=title)
+                           f'shared by all panels; {args.upsampler} {state}' +
+                           ('; second row: |grad| of each map, each scaled to its own 99th '
+                            'percentile' if args.gradients else ''))
+    return save_feature_figure(panels, args.out, title=title, columns=columns)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:

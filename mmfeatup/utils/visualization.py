@@ -161,6 +161,37 @@ def _gradient_magnitude(maps: Tensor) -> Tensor:
     return (dx.pow(2) + dy.pow(2)).sum(1)[0].sqrt()
 
 
+def gradient_map(features: Tensor, quantile: float = 0.99) -> Tensor:
+    """Where a map changes: the channel norm of its forward differences as a grey image.
+
+    Scaled by its own ``quantile`` (brighter values clipped to 1), so a panel shows where
+    the map changes, not how much compared with another map; the last row and column
+    repeat their neighbours to keep the map's size.
+
+    Args:
+        features (Tensor): ``[C, H, W]`` or ``[1, C, H, W]``, ``H, W >= 2``.
+        quantile (float): the value shown as white, in (0, 1]. Default: 0.99.
+
+    Returns:
+        Tensor: ``[3, H, W]`` in [0, 1].
+
+    Raises:
+        ValueError: a batch of more than one, a side under 2, or a quantile out of range.
+    """
+    features = _as_bchw(features, 'features').detach().cpu().double()
+    if features.shape[0] != 1:
+        raise ValueError(f'gradient_map: one feature map, got batch {features.shape[0]}')
+    if min(features.shape[-2:]) < 2:
+        raise ValueError(f'gradient_map: needs H, W >= 2, got {tuple(features.shape[-2:])}')
+    if not 0 < quantile <= 1:
+        raise ValueError(f'gradient_map: quantile must be in (0, 1], got {quantile}')
+    magnitude = torch.nn.functional.pad(_gradient_magnitude(features)[None, None], (0, 1, 0, 1),
+                                        mode='replicate')[0]
+    scale = torch.quantile(magnitude.flatten(), quantile)
+    grey = (magnitude / scale).clamp(max=1) if scale > 0 else torch.zeros_like(magnitude)
+    return grey.expand(3, -1, -1).float()
+
+
 def edge_alignment(image: Tensor, features: Tensor) -> float:
     """How much a feature map's edges follow the image's: the Pearson correlation, over
     pixels, of the two gradient magnitudes (channel norms of the forward differences).
@@ -193,24 +224,26 @@ def edge_alignment(image: Tensor, features: Tensor) -> float:
     return float(torch.corrcoef(pair)[0, 1])
 
 
-def save_feature_figure(panels: Sequence[Tuple[str, ImageLike]],
+def save_feature_figure(panels: Sequence[Optional[Tuple[str, ImageLike]]],
                         path: str,
                         title: Optional[str] = None,
                         panel_inches: float = 4.0,
-                        dpi: int = 100) -> str:
+                        dpi: int = 100,
+                        columns: Optional[int] = None) -> str:
     """Save images side by side in one PNG, each with its caption.
 
     Panels are drawn without smoothing (nearest), so low-resolution feature
     maps show their true grid.
 
     Args:
-        panels (Sequence[tuple[str, Tensor | ndarray]]): ``(caption, image)``;
+        panels (Sequence[tuple[str, Tensor | ndarray] | None]): ``(caption, image)``;
             an image is ``[3, H, W]``/``[1, 3, H, W]`` (tensor) or ``[H, W, 3]``
-            (array), values in [0, 1] (uint8 arrays are scaled).
+            (array), values in [0, 1] (uint8 arrays are scaled); None leaves a blank slot.
         path (str): output file; parent folders are created.
         title (str, optional): figure title.
         panel_inches (float): width of one panel in inches. Default: 4.
         dpi (int): resolution. Default: 100.
+        columns (int, optional): panels per row (row-major); None: one row.
 
     Returns:
         str: ``path``.
@@ -218,19 +251,26 @@ def save_feature_figure(panels: Sequence[Tuple[str, ImageLike]],
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if not panels:
+    if not panels or all(panel is None for panel in panels):
         raise ValueError('panels must not be empty')
-    images = [(caption, _to_hwc(image, f'panels[{i}]'))
-              for i, (caption, image) in enumerate(panels)]
-    aspect = max(img.shape[0] / img.shape[1] for _, img in images)
+    columns = len(panels) if columns is None else int(columns)
+    if columns < 1:
+        raise ValueError(f'columns must be >= 1, got {columns}')
+    images = [None if panel is None else (panel[0], _to_hwc(panel[1], f'panels[{i}]'))
+              for i, panel in enumerate(panels)]
+    rows = -(-len(images) // columns)
+    aspect = max(img.shape[0] / img.shape[1] for _, img in filter(None, images))
     extra = 0.6 if title else 0.3
-    figure = Figure(figsize=(panel_inches * len(images), panel_inches * aspect + extra), dpi=dpi)
+    figure = Figure(figsize=(panel_inches * columns, (panel_inches * aspect + 0.3) * rows
+                             + extra - 0.3), dpi=dpi)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, len(images), squeeze=False)[0]
-    for axis, (caption, image) in zip(axes, images):
-        axis.imshow(image, interpolation='nearest')
-        axis.set_title(caption, fontsize=10)
+    axes = figure.subplots(rows, columns, squeeze=False).flatten()
+    for axis in axes:
         axis.axis('off')
+    for axis, panel in zip(axes, images):
+        if panel is not None:
+            axis.imshow(panel[1], interpolation='nearest')
+            axis.set_title(panel[0], fontsize=10)
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()

@@ -68,3 +68,17 @@ def test_tool_shows_saved_implicit_features(tool, tmp_path):
     torch.save(dict(features=torch.randn(1, 128, 32, 32), info={}), saved)
     with pytest.raises(ValueError, match='same --size'):
         tool.main(base + ['--implicit-features', str(saved), '--out', str(out)])
+
+
+def test_gradients_add_a_second_row(tool, tmp_path):
+    """--gradients: the figure gets a second row (|grad| of the image and of every upsampled
+    map) under the same columns: about twice as tall, as wide."""
+    from PIL import Image
+    base = ['skimage:astronaut', '--featurizer', 'resnet18', '--size', '64',
+            '--featurizer-options', 'out_index=2', '--compare', 'Bilinear']
+    one, two = tmp_path / 'one.png', tmp_path / 'two.png'
+    tool.main(base + ['--out', str(one)])
+    tool.main(base + ['--gradients', '--out', str(two)])
+    with Image.open(one) as a, Image.open(two) as b:
+        assert a.size[0] == b.size[0]
+        assert 1.7 * a.size[1] < b.size[1] < 2.3 * a.size[1]

@@ -91,3 +91,36 @@ def test_edge_alignment_ranks_edge_following_features_above_blurred_ones():
         edge_alignment(image, sharp[:, :16])
     with pytest.raises(ValueError, match='constant'):
         edge_alignment(image, torch.ones(4, 32, 40))
+
+
+def test_gradient_map_shows_where_a_map_changes():
+    """A vertical step in one channel: white on the step's column, black elsewhere; scaled to
+    the map's own quantile (doubling the map changes nothing); same size as the map."""
+    from mmfeatup.utils import gradient_map
+    features = torch.zeros(2, 6, 9)
+    features[1, :, 5:] = 3.0
+    grey = gradient_map(features, quantile=1.0)
+    assert grey.shape == (3, 6, 9)
+    assert torch.equal(grey[0], grey[2])
+    assert torch.all(grey[0, :, 4] == 1) and grey[0, :, [0, 1, 2, 3, 5, 6, 7, 8]].abs().max() == 0
+    assert torch.equal(gradient_map(2 * features, quantile=1.0), grey)
+    assert gradient_map(torch.ones(1, 4, 4)).abs().max() == 0  # flat: black, not NaN
+    for bad, match in ((torch.zeros(2, 3, 4, 4), 'batch'), (torch.zeros(3, 1, 4), 'H, W'),):
+        with pytest.raises(ValueError, match=match):
+            gradient_map(bad)
+    with pytest.raises(ValueError, match='quantile'):
+        gradient_map(features, quantile=0)
+
+
+def test_save_feature_figure_lays_panels_out_in_rows(tmp_path):
+    from PIL import Image
+    panel = ('p', torch.rand(3, 16, 16))
+    one_row = save_feature_figure([panel] * 4, str(tmp_path / 'a.png'))
+    two_rows = save_feature_figure([panel, None, panel, panel], str(tmp_path / 'b.png'),
+                                   columns=2)
+    with Image.open(one_row) as a, Image.open(two_rows) as b:
+        assert a.size[0] > 1.8 * b.size[0] and b.size[1] > 1.8 * a.size[1]
+    with pytest.raises(ValueError, match='empty'):
+        save_feature_figure([None, None], str(tmp_path / 'c.png'))
+    with pytest.raises(ValueError, match='columns'):
+        save_feature_figure([panel], str(tmp_path / 'c.png'), columns=0)
