@@ -230,7 +230,7 @@ def save_feature_figure(panels: Sequence[Optional[Tuple[str, ImageLike]]],
                         panel_inches: float = 4.0,
                         dpi: int = 100,
                         columns: Optional[int] = None) -> str:
-    """Save images side by side in one PNG, each with its caption.
+    """Save images in one PNG, side by side (or in rows of ``columns``), each with its caption.
 
     Panels are drawn without smoothing (nearest), so low-resolution feature
     maps show their true grid.
@@ -251,8 +251,10 @@ def save_feature_figure(panels: Sequence[Optional[Tuple[str, ImageLike]]],
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if not panels or all(panel is None for panel in panels):
+    if not panels:
         raise ValueError('panels must not be empty')
+    if all(panel is None for panel in panels):
+        raise ValueError('panels: every panel is None, nothing to draw')
     columns = len(panels) if columns is None else int(columns)
     if columns < 1:
         raise ValueError(f'columns must be >= 1, got {columns}')

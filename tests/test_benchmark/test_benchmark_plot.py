@@ -84,6 +84,7 @@ def test_probe_results_get_their_own_panel_beside_reconstruction():
     assert [('rel-MSE' in ax.get_ylabel(), 'probe' in ax.get_title()) for ax in axes] == [
         (True, False), (False, True)]
     probe_ax = axes[1]
+    assert 'mIoU' in probe_ax.get_ylabel() and 'mIoU' in probe_ax.get_title()
     labelled = {t.get_text(): t.xy[1] for t in probe_ax.texts if t.get_text() in names}
     assert sorted(labelled) == sorted(probe)
     for name, y in labelled.items():  # each point at its seed mean

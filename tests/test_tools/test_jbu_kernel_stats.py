@@ -85,3 +85,15 @@ def test_command_line_reads_weights_and_the_untrained_start(tool, tmp_path, caps
     assert results[2][0]['tau'] == pytest.approx(torch.tensor(3.0).exp().item(), rel=1e-5)
     assert results[2][0]['range_tv'] != results[0][0]['range_tv']
     assert capsys.readouterr().out.count('| stage |') == 3
+    # the printed figures are the per-image figures averaged over the images
+    from mmfeatup.apis import load_eval_images
+    from mmfeatup.models.featurizers import build_featurizer
+    featurizer = build_featurizer('efficientnet_lite0_s16').eval()
+    torch.manual_seed(0)
+    start = build_upsampler(dict(type='JBUStack'), in_channels=1).eval()
+    per_image = [tool.stage_stats(start, featurizer.normalize(image[None]), (4, 4))
+                 for image in load_eval_images(str(tmp_path), 64)]
+    for stage in range(4):
+        for key in ('range_tv', 'range_tv_edges', 'fixup_tv', 'fixup_tv_edges'):
+            mean = sum(rows[stage][key] for rows in per_image) / 2
+            assert results[0][stage][key] == pytest.approx(mean, rel=1e-12)

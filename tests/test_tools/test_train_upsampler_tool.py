@@ -64,3 +64,4 @@ def test_train_upsampler_tool_trains_validates_and_resumes(tmp_path):
     assert scores[0]['bilinear_edge'] != scores[0]['edge']
     assert all(-1 <= v <= 1 for v in scores[0]['edge'] + scores[0]['bilinear_edge'])
     assert 'edge alignment at 40 px' in stats.stdout
+    assert json.loads((tmp_path / 'stats.json').read_text())['edge_size'] == 40

@@ -120,7 +120,7 @@ def test_save_feature_figure_lays_panels_out_in_rows(tmp_path):
                                    columns=2)
     with Image.open(one_row) as a, Image.open(two_rows) as b:
         assert a.size[0] > 1.8 * b.size[0] and b.size[1] > 1.8 * a.size[1]
-    with pytest.raises(ValueError, match='empty'):
+    with pytest.raises(ValueError, match='every panel is None'):
         save_feature_figure([None, None], str(tmp_path / 'c.png'))
     with pytest.raises(ValueError, match='columns'):
         save_feature_figure([panel], str(tmp_path / 'c.png'), columns=0)

@@ -31,7 +31,7 @@ def edge_scores(model: Any, photos: List[str], size: int) -> Dict[str, List[floa
     """Edge alignment of ``model.upsample`` and of bilinear on each photo at ``size`` px.
 
     Args:
-        model: a FeatUp trainer (``featurizer``, ``upsample``).
+        model (nn.Module): a FeatUp trainer (``featurizer``, ``upsample``).
         photos (list[str]): image paths.
         size (int): shorter side, then the centre square.
 
@@ -141,7 +141,7 @@ def main() -> None:
         os.makedirs(osp.dirname(args.out) or '.', exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, checkpoints=args.checkpoints, photos=photos,
-                           scores=runs, stats=stats), f, indent=1)
+                           edge_size=args.edge_size, scores=runs, stats=stats), f, indent=1)
 
 
 if __name__ == '__main__':

@@ -22,7 +22,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -33,14 +33,17 @@ EDGE_QUANTILE = 0.9
 
 def _edge_mask(guidance: Tensor) -> Tensor:
     """``[B, H, W]`` bool: the pixels whose guidance gradient magnitude is in the top 10%
-    (and not zero: in a mostly flat image, the pixels with any gradient)."""
+    (and not zero: in a mostly flat image, the pixels with any gradient), widened by one
+    pixel: a forward difference marks only the pixel before a step, and the filters on both
+    sides of it straddle the edge."""
     dy = torch.zeros_like(guidance)
     dx = torch.zeros_like(guidance)
     dy[..., :-1, :] = guidance[..., 1:, :] - guidance[..., :-1, :]
     dx[..., :, :-1] = guidance[..., :, 1:] - guidance[..., :, :-1]
     magnitude = (dy.square() + dx.square()).sum(1).sqrt()
     threshold = torch.quantile(magnitude.flatten(1).double(), EDGE_QUANTILE, dim=1)
-    return (magnitude >= threshold.to(magnitude.dtype).view(-1, 1, 1)) & (magnitude > 0)
+    mask = (magnitude >= threshold.to(magnitude.dtype).view(-1, 1, 1)) & (magnitude > 0)
+    return torch.nn.functional.max_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
 
 
 @torch.no_grad()
@@ -55,8 +58,9 @@ def stage_stats(upsampler: torch.nn.Module, guidance: Tensor,
         source_size (Sequence[int]): the low-res feature size the stack starts from.
 
     Returns:
-        list[dict]: per stage ``range_tv``, ``range_tv_edges``, ``fixup_tv``,
-        ``fixup_tv_edges``, ``tau``, ``sigma`` and the stage ``size``.
+        list[dict]: per stage the floats ``range_tv``, ``range_tv_edges``, ``fixup_tv``,
+        ``fixup_tv_edges``, ``tau``, ``sigma`` and the stage's output ``size`` (a string
+        ``'HxW'``).
 
     Raises:
         ValueError: not a batch of one guidance image, a module without JBU stages, more
@@ -71,7 +75,8 @@ def stage_stats(upsampler: torch.nn.Module, guidance: Tensor,
     sizes = upsampler.stage_sizes(tuple(source_size), tuple(guidance.shape[-2:]))
     if len(sizes) > upsampler.num_stages and not upsampler.reuse_last_stage:
         raise ValueError(f'upsampler: {source_size} -> {tuple(guidance.shape[-2:])} needs '
-                         f'{len(sizes)} stages, the stack has {upsampler.num_stages}')
+                         f'{len(sizes)} stages, the stack has {upsampler.num_stages} (the '
+                         f'command line: --upsampler-options num_stages={len(sizes)})')
     for index, size in enumerate(sizes):
         stage = upsampler.stage(index)
         small = resize_guidance(guidance, size, mode='area')
@@ -99,7 +104,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('checkpoints', nargs='+', help='JBUStack weights (any form the '
                         'project reads: upsampler.pth, a Runner iter_N.pth, the authors\'), or '
-                        '"init" for an untrained stack (torch seed 0), the starting point')
+                        '"init" for an untrained stack (torch seed 0): a reference, one random '
+                        'draw of the initialisation, not a training run\'s own start')
     parser.add_argument('--images', default='data/photos/heldout',
                         help='folder of photos (default: the held-out photos)')
     parser.add_argument('--size', type=int, default=224, help='image size (centre square)')
@@ -107,12 +113,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='featurizer preset: its stride gives the stack\'s source size and '
                         'its normalisation the guidance')
     parser.add_argument('--upsampler-options', nargs='+', action=DictAction, default={},
-                        help='JBUStack options, e.g. num_stages=5')
+                        help='JBUStack options for weights of another shape, e.g. num_stages=5 '
+                        'radius=2 key_dim=16')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, float]]]:
-    """Print one table per checkpoint; returns the per-stage means per checkpoint."""
+def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, Union[float, str]]]]:
+    """Print one table per checkpoint.
+
+    Args:
+        argv (Sequence[str], optional): the command line; None for ``sys.argv``.
+
+    Returns:
+        list[list[dict]]: per checkpoint, per stage, :func:`stage_stats` averaged over the
+        images (``tau``, ``sigma`` and ``size`` as they are).
+    """
     args = parse_args(argv)
     import mmfeatup.models  # noqa: F401  (registers featurizers and upsamplers)
     from mmfeatup.apis import load_eval_images
@@ -132,8 +147,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, float]]]:
         per_image = []
         for image in images:
             image = image[None]
-            height, width = image.shape[-2:]
-            source = (height // featurizer.stride, width // featurizer.stride)
+            with torch.no_grad():
+                source = tuple(featurizer(image).shape[-2:])
             per_image.append(stage_stats(upsampler, featurizer.normalize(image), source))
         means = []
         for stage, first in enumerate(per_image[0]):  # tau, sigma, size: the same per image
