@@ -48,7 +48,7 @@ def _edge_mask(guidance: Tensor) -> Tensor:
 
 @torch.no_grad()
 def stage_stats(upsampler: torch.nn.Module, guidance: Tensor,
-                source_size: Sequence[int]) -> List[Dict[str, float]]:
+                source_size: Sequence[int]) -> List[Dict[str, Union[float, str]]]:
     """Filter statistics of every stage a ``JBUStack`` runs for one guidance image.
 
     Args:
