@@ -109,6 +109,7 @@ def test_learning_curves_plot_the_trained_rows_only(tmp_path):
     assert plot_curves(str(path), recon)
     assert path.stat().st_size > 1000
     empty = tmp_path / 'none.png'
-    assert not plot_curves(str(empty), {'Bilinear': recon['Bilinear'],
-                                        'DySample': dict(trained=True, curve=[_points([(0, 0.7)])])})
+    single = {'Bilinear': recon['Bilinear'],
+              'DySample': dict(trained=True, curve=[_points([(0, 0.7)])])}
+    assert not plot_curves(str(empty), single)
     assert not empty.exists()

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/jbu_kernel_stats.py: how far a JBU's filters move from its spatial Gaussian."""
+"""tools/analysis_tools/jbu_kernel_stats.py: how far a JBU's filters move from its Gaussian."""
 import pytest
 import torch
 

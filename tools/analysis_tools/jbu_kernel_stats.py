@@ -16,8 +16,8 @@ Examples::
 
     python tools/analysis_tools/jbu_kernel_stats.py \\
         mmfeatup/weights/jbu_efficientnet-lite0-s16_photos-128.pth
-    python tools/analysis_tools/jbu_kernel_stats.py init work_dirs/featup_s16_seed{0,1,2}/upsampler.pth \\
-        --images data/photos/heldout --size 224
+    python tools/analysis_tools/jbu_kernel_stats.py init \\
+        work_dirs/featup_s16_seed{0,1,2}/upsampler.pth --images data/photos/heldout --size 224
 """
 from __future__ import annotations
 
@@ -157,7 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, Union[floa
                           for key, value in first.items()})
         results.append(means)
         print(f'\n{path} ({len(images)} images at {args.size} px, {args.featurizer})')
-        print('| stage | size | tau | sigma | range TV (all / edge px) | fixup TV (all / edge px) |')
+        print('| stage | size | tau | sigma | range TV (all / edge px) '
+              '| fixup TV (all / edge px) |')
         print('|---|---|---:|---:|---:|---:|')
         for i, row in enumerate(means):
             print(f'| {i + 1} | {row["size"]} | {row["tau"]:.3f} | {row["sigma"]:.3f} | '
