@@ -219,12 +219,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                       f'{args.workers} job(s) at a time (train seconds include that sharing). '
                       if recon else 'Reconstruction: not run. ')
         reused = [r for row in quality['probe'].values() for r in row.get('reused') or []]
+        others = (f'trained it as recon does ({args.iters} steps)' if args.iters else
+                  'used it as built (--iters 0: parameter-free, or the weights its variant loads)')
         probe_note = (f'Linear probe: featurizer `{featurizer_name}`, `{args.probe_data_root}`, '
                       f'{args.probe_size}px, {args.probe_steps} Adam steps per probe'
                       + (f' on {args.probe_pixels} random pixels per image'
                          if args.probe_pixels else '')
                       + f'; {sum(reused)} of {len(reused)} probes used the upsampler of the recon '
-                      f'run with that seed, the others trained it as recon. '
+                      f'run with that seed, the others {others}. '
                       if quality['probe'] else '')
         quality['note'] = f'{recon_note}{probe_note}Segmentation: {notes["seg"]}.'
         lines = results_markdown(command, env, variants, cost, quality, final)
