@@ -24,36 +24,54 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 
-def edge_scores(model: Any, photos: List[str], size: int) -> Dict[str, List[float]]:
-    """Edge alignment of ``model.upsample`` and of bilinear on each photo at ``size`` px.
+def edge_inputs(featurizer: Any, photos: List[str], size: int) -> List[Tuple[Any, Any, float]]:
+    """What the edge scores of every checkpoint share, computed once: each photo at ``size``
+    px, its features and the edge alignment of their bilinear upsampling.
 
     Args:
-        model (nn.Module): a FeatUp trainer (``featurizer``, ``upsample``).
+        featurizer (nn.Module): the trainer's frozen featurizer.
         photos (list[str]): image paths.
         size (int): shorter side, then the centre square.
 
     Returns:
-        dict: ``edge`` and ``bilinear_edge``, one value per photo.
+        list[tuple]: per photo ``(image [1, 3, H, W], features, bilinear edge alignment)``.
     """
     import torch
     import torch.nn.functional as F
 
     from mmfeatup.apis import load_eval_images
     from mmfeatup.utils import edge_alignment
-    scores: Dict[str, List[float]] = dict(edge=[], bilinear_edge=[])
+    inputs = []
     with torch.no_grad():
         for image in load_eval_images(photos, size):
             image = image[None]
-            lowres = model.featurizer(image)
-            ours = model.upsample(image, lowres)
+            lowres = featurizer(image)
             base = F.interpolate(lowres, size=tuple(image.shape[-2:]), mode='bilinear',
                                  align_corners=False)
-            scores['edge'].append(edge_alignment(image, ours))
-            scores['bilinear_edge'].append(edge_alignment(image, base))
-    return scores
+            inputs.append((image, lowres, edge_alignment(image, base)))
+    return inputs
+
+
+def edge_scores(model: Any, inputs: List[Tuple[Any, Any, float]]) -> Dict[str, List[float]]:
+    """Edge alignment of ``model.upsample`` and of bilinear on each photo.
+
+    Args:
+        model (nn.Module): a FeatUp trainer (``featurizer``, ``upsample``).
+        inputs (list[tuple]): :func:`edge_inputs`.
+
+    Returns:
+        dict: ``edge`` and ``bilinear_edge``, one value per photo.
+    """
+    import torch
+
+    from mmfeatup.utils import edge_alignment
+    with torch.no_grad():
+        edge = [edge_alignment(image, model.upsample(image, lowres))
+                for image, lowres, _ in inputs]
+    return dict(edge=edge, bilinear_edge=[base for _, _, base in inputs])
 
 
 def parse_args() -> argparse.Namespace:
@@ -92,6 +110,7 @@ def main() -> None:
     loader = Runner.build_dataloader(cfg.val_dataloader)
     runs: List[Dict[str, List[float]]] = []
     photos: List[str] = []
+    edge_input: Optional[List[Tuple[Any, Any, float]]] = None  # the same for every checkpoint
     for path in args.checkpoints:
         # upsampler.pth, or a Runner iter_N.pth (the whole trainer: keys under 'upsampler.')
         model.upsampler.load_state_dict(module_state_dict(read_checkpoint(path), model.upsampler),
@@ -107,7 +126,9 @@ def main() -> None:
         if args.edge_size > 0:
             if not photos:
                 raise ValueError('--edge-size: the held-out loader gives no image paths')
-            scores.update(edge_scores(model, photos, args.edge_size))
+            if edge_input is None:
+                edge_input = edge_inputs(model.featurizer, photos, args.edge_size)
+            scores.update(edge_scores(model, edge_input))
         runs.append(scores)
         edge = (f', edge alignment {mean_std(scores["edge"])[0]:.3f}'
                 if args.edge_size > 0 else '')
