@@ -22,11 +22,15 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
+#: The repository's held-out photos (``make photos``), the default wherever the tool runs from.
+HELDOUT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'data', 'photos',
+                   'heldout')
 #: The share of pixels (largest image gradient) that count as edge pixels.
 EDGE_QUANTILE = 0.9
 
@@ -106,8 +110,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'project reads: upsampler.pth, a Runner iter_N.pth, the authors\'), or '
                         '"init" for an untrained stack (torch seed 0): a reference, one random '
                         'draw of the initialisation, not a training run\'s own start')
-    parser.add_argument('--images', default='data/photos/heldout',
-                        help='folder of photos (default: the held-out photos)')
+    parser.add_argument('--images', default=HELDOUT,
+                        help='folder of photos (default: the repository\'s held-out photos)')
     parser.add_argument('--size', type=int, default=224, help='image size (centre square)')
     parser.add_argument('--featurizer', default='efficientnet_lite0_s16',
                         help='featurizer preset: its stride gives the stack\'s source size and '
@@ -136,6 +140,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, Union[floa
 
     featurizer = build_featurizer(args.featurizer).eval()
     images = load_eval_images(args.images, args.size)
+    with torch.no_grad():  # what every checkpoint is measured on: guidance and source size
+        inputs = [(featurizer.normalize(image[None]), tuple(featurizer(image[None]).shape[-2:]))
+                  for image in images]
     results = []
     for path in args.checkpoints:
         # the stages' filters depend on the image only: any channel count takes them
@@ -144,12 +151,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[Dict[str, Union[floa
         upsampler = build_upsampler(
             dict(type='JBUStack', checkpoint=checkpoint, **args.upsampler_options),
             in_channels=1, guidance_channels=3).eval()
-        per_image = []
-        for image in images:
-            image = image[None]
-            with torch.no_grad():
-                source = tuple(featurizer(image).shape[-2:])
-            per_image.append(stage_stats(upsampler, featurizer.normalize(image), source))
+        per_image = [stage_stats(upsampler, guidance, source) for guidance, source in inputs]
         means = []
         for stage, first in enumerate(per_image[0]):  # tau, sigma, size: the same per image
             means.append({key: value if not isinstance(value, float) or key in ('tau', 'sigma')
