@@ -21,7 +21,10 @@ taps (``(2r+1)^2``) per output pixel:
   ``B*T*H*W * D`` (one ``D``-long dot product per tap and pixel; the softmax
   is not counted);
 * ``jbu_upsample(source_padded [B, C, H+2r, W+2r], keys [B, D, H, W], ...)``:
-  the two above, ``B*C*H*W * T + B*D*H*W * T``.
+  the two above, ``B*C*H*W * T + B*D*H*W * T``;
+* ``bicubic_adaptive_conv(source [B, C, h, w], weights [B, T, H, W])``: the
+  ``adaptive_conv`` it replaces plus the separable bicubic resize of the padded map
+  (4 multiply-adds per axis), ``B*C*H*W * T + 8 * B*C*(H+2r)*(W+2r)``.
 
 The activation handle of each op counts its output elements, as mmengine does
 for convolutions (without it ``ActivationAnalyzer``, which
@@ -110,6 +113,24 @@ def jbu_upsample_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return math.prod(out) * taps + math.prod(keys) * taps
 
 
+def bicubic_adaptive_conv_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """FLOPs of ``mmfeatup::bicubic_adaptive_conv``: the adaptive convolution plus the
+    bicubic resize (4 multiply-adds per axis) of the map it reads, reflect-padded by ``r``.
+
+    Args:
+        inputs (list[torch._C.Value]): ``source [B, C, h, w]`` and ``weights [B, T, H, W]``.
+        outputs (list[torch._C.Value]): the output ``[B, C, H, W]``.
+
+    Returns:
+        int: ``B*C*H*W * T + 8 * B*C*(H+2r)*(W+2r)``.
+    """
+    out = value_shape(outputs[0])
+    taps = value_shape(inputs[1])[1]
+    pad = math.isqrt(taps) - 1  # 2r
+    resized = out[0] * out[1] * (out[2] + pad) * (out[3] + pad)
+    return math.prod(out) * taps + 8 * resized
+
+
 def output_activation_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """Activations of an mmfeatup op: the elements of its output (as mmengine counts a conv).
 
@@ -128,11 +149,12 @@ OP_FLOP_HANDLES: Mapping[str, Handle] = MappingProxyType({
     'adaptive_conv': adaptive_conv_flop_jit,
     'range_kernel': range_kernel_flop_jit,
     'jbu_upsample': jbu_upsample_flop_jit,
+    'bicubic_adaptive_conv': bicubic_adaptive_conv_flop_jit,
 })
 
 #: Ops of the namespace without a handle: they run only in autograd's backward.
 UNTRACED_OPS: Tuple[str, ...] = ('adaptive_conv_backward', 'range_kernel_backward',
-                                 'jbu_upsample_backward')
+                                 'jbu_upsample_backward', 'bicubic_adaptive_conv_backward')
 
 
 def _spellings(name: str) -> Tuple[str, str]:

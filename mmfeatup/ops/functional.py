@@ -5,8 +5,8 @@ import torch
 from torch import Tensor
 
 from . import loader, validation
-from .reference import (adaptive_conv_reference, jbu_upsample_reference,
-                        range_kernel_reference)
+from .reference import (adaptive_conv_reference, bicubic_adaptive_conv_reference,
+                        jbu_upsample_reference, range_kernel_reference)
 
 
 def adaptive_conv(input: Tensor, weights: Tensor) -> Tensor:
@@ -27,6 +27,31 @@ def adaptive_conv(input: Tensor, weights: Tensor) -> Tensor:
     if loader.use_compiled(input.device.type):
         return torch.ops.mmfeatup.adaptive_conv(input, weights)
     return adaptive_conv_reference(input, weights)
+
+
+def bicubic_adaptive_conv(source: Tensor, weights: Tensor) -> Tensor:
+    """One JBU stage's resize and per-pixel filter in one op, without the resized map.
+
+    ``adaptive_conv(reflect_pad(bicubic(source, (H, W)), r), weights)`` with PyTorch's
+    bicubic resize (``align_corners=False``): the compiled kernels compose the resize
+    with each pixel's filter, so neither the resized nor the padded ``[B, C, H+2r,
+    W+2r]`` map is built (the CPU forward reads each source pixel from cache, not an
+    81 MB intermediate at C=384, 224^2). The backward recomputes the padded map
+    (the same gradients as the two-step path).
+
+    Args:
+        source (Tensor): low-resolution features ``[B, C, h, w]``.
+        weights (Tensor): per-pixel filters ``[B, T, H, W]``, ``T = (2r+1)^2``, taps
+            row-major, ``r < min(H, W)``.
+
+    Returns:
+        Tensor: ``[B, C, H, W]``, differentiable w.r.t. ``source`` and ``weights``
+        (any order).
+    """
+    validation.bicubic_adaptive_conv_args(source, weights)
+    if loader.use_compiled(source.device.type):
+        return torch.ops.mmfeatup.bicubic_adaptive_conv(source, weights)
+    return bicubic_adaptive_conv_reference(source, weights)
 
 
 def range_kernel(keys: Tensor, temperature: Tensor, radius: int) -> Tensor:

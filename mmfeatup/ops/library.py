@@ -19,7 +19,8 @@ _REGISTERED = False
 
 
 def _feature_output(like: Tensor, *shape: int) -> Tensor:
-    """The ``[B, C, H, W]`` feature output of ``adaptive_conv`` / ``jbu_upsample``: the CPU
+    """The ``[B, C, H, W]`` feature output of ``adaptive_conv`` / ``jbu_upsample`` /
+    ``bicubic_adaptive_conv``: the CPU
     kernels write it channels-last (their inner loops run over channels), CUDA NCHW."""
     layout = torch.channels_last if like.device.type == 'cpu' else torch.contiguous_format
     return like.new_empty(shape).contiguous(memory_format=layout)
@@ -58,6 +59,16 @@ def _jbu_upsample_backward_fake(grad_output: Tensor, source_padded: Tensor, keys
             temperature.new_empty(temperature.shape), sigma.new_empty(sigma.shape))
 
 
+def _bicubic_adaptive_conv_fake(source: Tensor, weights: Tensor) -> Tensor:
+    return _feature_output(source, source.shape[0], source.shape[1], weights.shape[2],
+                           weights.shape[3])
+
+
+def _bicubic_adaptive_conv_backward_fake(grad_output: Tensor, source: Tensor,
+                                         weights: Tensor) -> Tuple[Tensor, Tensor]:
+    return source.new_empty(source.shape), weights.new_empty(weights.shape)
+
+
 FAKES = {
     'mmfeatup::adaptive_conv': _adaptive_conv_fake,
     'mmfeatup::adaptive_conv_backward': _adaptive_conv_backward_fake,
@@ -65,6 +76,8 @@ FAKES = {
     'mmfeatup::range_kernel_backward': _range_kernel_backward_fake,
     'mmfeatup::jbu_upsample': _jbu_upsample_fake,
     'mmfeatup::jbu_upsample_backward': _jbu_upsample_backward_fake,
+    'mmfeatup::bicubic_adaptive_conv': _bicubic_adaptive_conv_fake,
+    'mmfeatup::bicubic_adaptive_conv_backward': _bicubic_adaptive_conv_backward_fake,
 }
 
 

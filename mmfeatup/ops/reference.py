@@ -40,6 +40,23 @@ def adaptive_conv_reference(input: Tensor, weights: Tensor) -> Tensor:
     return out
 
 
+def bicubic_adaptive_conv_reference(source: Tensor, weights: Tensor) -> Tensor:
+    """``adaptive_conv`` of the bicubic-resized, reflect-padded source (one JBU stage's filter).
+
+    Args:
+        source (Tensor): low-resolution features ``[B, C, h, w]``.
+        weights (Tensor): per-pixel filters ``[B, T, H, W]``, ``T=(2r+1)^2``, taps row-major.
+
+    Returns:
+        Tensor: ``[B, C, H, W]`` = ``adaptive_conv(reflect_pad(bicubic(source, (H, W)), r),
+        weights)`` (``align_corners=False``).
+    """
+    radius = taps_to_radius(weights.shape[1])
+    resized = F.interpolate(source, size=tuple(weights.shape[-2:]), mode='bicubic',
+                            align_corners=False)
+    return adaptive_conv_reference(F.pad(resized, [radius] * 4, mode='reflect'), weights)
+
+
 def range_kernel_reference(keys: Tensor, temperature: Tensor, radius: int) -> Tensor:
     """Softmax range kernel of FeatUp's JBU (docs/design.md section 1, step 2).
 

@@ -112,6 +112,22 @@ def adaptive_conv_weights(input: object, weights: object) -> Tensor:
     return weights
 
 
+def bicubic_adaptive_conv_args(source: object, weights: object) -> None:
+    """Validate ``bicubic_adaptive_conv`` arguments."""
+    op = 'bicubic_adaptive_conv'
+    check_tensor(op, 'source', source, 4, '[B,C,h,w]')
+    check_tensor(op, 'weights', weights, 4, '[B,T,H,W]')
+    check_same(op, 'source', [('source', source), ('weights', weights)])
+    radius = radius_of_taps(op, weights.shape[1])
+    if source.shape[0] != weights.shape[0]:
+        raise ValueError(f'{op}: batch size mismatch: source has B={source.shape[0]}, '
+                         f'weights has B={weights.shape[0]}')
+    if radius >= weights.shape[2] or radius >= weights.shape[3]:
+        raise ValueError(f'{op}: the weights\' radius r={radius} (T={weights.shape[1]}) must be '
+                         'smaller than their height and width for reflect padding, got (H, W) = '
+                         f'{tuple(weights.shape[2:])}')
+
+
 def range_kernel_args(keys: object, temperature: object, radius: object,
                       op: str = 'range_kernel') -> int:
     """Validate ``range_kernel`` arguments; return the radius."""

@@ -94,6 +94,21 @@ def test_jbu_upsample_counts_range_kernel_plus_adaptive_conv(compiled_ops, defau
     assert acts.total() == 3 * 6 * 8
 
 
+class BicubicAdaptiveConv(torch.nn.Module):
+
+    def forward(self, source, weights):
+        return torch.ops.mmfeatup.bicubic_adaptive_conv(source, weights)
+
+
+def test_bicubic_adaptive_conv_counts_the_filter_plus_the_resize(compiled_ops, default_tables):
+    fh.register_flop_handles()
+    source, weights = torch.randn(2, 3, 3, 4), torch.randn(2, 25, 6, 8)  # r = 2
+    flops, acts = _analyze(BicubicAdaptiveConv(), source, weights)
+    assert flops.total() == 2 * 3 * 6 * 8 * 25 + 8 * 2 * 3 * 10 * 12 == 12960
+    assert not flops.unsupported_ops()
+    assert acts.total() == 2 * 3 * 6 * 8
+
+
 def test_authors_weight_layout_counts_the_same(compiled_ops):
     """``[B, H, W, d, d]`` weights (the authors' layout) give the taps from the last two dims."""
 
@@ -132,11 +147,13 @@ def test_registration_covers_both_spellings_and_is_idempotent(default_tables):
     first = dict(flop_table), dict(act_table)
     fh.register_flop_handles()
     assert (dict(flop_table), dict(act_table)) == first  # same objects, same keys
-    for name in ('adaptive_conv', 'range_kernel', 'jbu_upsample'):
+    names = ('adaptive_conv', 'range_kernel', 'jbu_upsample', 'bicubic_adaptive_conv')
+    for name in names:
         for kind in (f'mmfeatup::{name}', f'aten::mmfeatup::{name}'):
             assert flop_table[kind] is fh.OP_FLOP_HANDLES[name]
             assert act_table[kind] is fh.output_activation_jit
-    assert len(flop_table) == before[0] + 6 and len(act_table) == before[1] + 6
+    assert len(flop_table) == before[0] + 2 * len(names)
+    assert len(act_table) == before[1] + 2 * len(names)
 
 
 def test_every_traced_op_of_the_library_has_a_handle(compiled_ops):

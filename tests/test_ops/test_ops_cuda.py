@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
-from mmfeatup.ops.reference import (adaptive_conv_reference, jbu_upsample_reference,
-                                    range_kernel_reference)
+from mmfeatup.ops import adaptive_conv, bicubic_adaptive_conv, jbu_upsample, range_kernel
+from mmfeatup.ops.reference import (adaptive_conv_reference, bicubic_adaptive_conv_reference,
+                                    jbu_upsample_reference, range_kernel_reference)
 
 pytestmark = pytest.mark.cuda
 
@@ -109,3 +109,41 @@ def test_current_stream_is_used(cuda_ops):
         out = cuda_ops.adaptive_conv(source, weights)
     stream.synchronize()
     torch.testing.assert_close(out, adaptive_conv_reference(source, weights))
+
+
+# (B, C, h, w, H, W, r): x2 and odd ratios, non-square, C = 1, radius 1..5, downscaling.
+BICUBIC_CASES = [(2, 3, 5, 7, 10, 14, 1), (1, 1, 4, 4, 8, 8, 2), (2, 5, 7, 6, 13, 17, 3),
+                 (1, 4, 2, 3, 11, 12, 5), (1, 2, 9, 8, 5, 6, 1)]
+
+
+@pytest.mark.parametrize('case', BICUBIC_CASES, ids=str)
+def test_bicubic_adaptive_conv_float64_and_gradients(cuda_ops, case):
+    batch, channels, h, w, height, width, radius = case
+    gen = torch.Generator().manual_seed(2)
+    source = torch.randn(batch, channels, h, w, generator=gen, dtype=torch.float64).cuda()
+    weights = torch.randn(batch, (2 * radius + 1)**2, height, width, generator=gen,
+                          dtype=torch.float64).cuda()
+    source.requires_grad_()
+    weights.requires_grad_()
+    out = cuda_ops.bicubic_adaptive_conv(source, weights)
+    expected = bicubic_adaptive_conv_reference(source, weights)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    grad = torch.randn_like(out)
+    ours = torch.autograd.grad(out, (source, weights), grad)
+    ref = torch.autograd.grad(expected, (source, weights), grad)
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    cpu = cuda_ops.bicubic_adaptive_conv(source.detach().cpu(), weights.detach().cpu())
+    torch.testing.assert_close(out.detach().cpu(), cpu, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('dtype,rtol,atol', LOW_PRECISION)
+def test_bicubic_adaptive_conv_low_precision(cuda_ops, dtype, rtol, atol):
+    gen = torch.Generator().manual_seed(3)
+    source = torch.randn(2, 24, 9, 7, generator=gen).cuda().to(dtype)
+    weights = torch.rand(2, 49, 18, 14, generator=gen).cuda()
+    weights = (weights / weights.sum(1, keepdim=True)).to(dtype)
+    out = bicubic_adaptive_conv(source, weights)
+    assert out.dtype == dtype
+    expected = bicubic_adaptive_conv_reference(source.float(), weights.float())
+    torch.testing.assert_close(out.float(), expected, rtol=rtol * 10, atol=atol * 10)

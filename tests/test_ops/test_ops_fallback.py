@@ -7,9 +7,10 @@ import warnings
 import pytest
 import torch
 
-from mmfeatup.ops import adaptive_conv, backend, jbu_upsample, loader, range_kernel
-from mmfeatup.ops.reference import (adaptive_conv_reference, jbu_upsample_reference,
-                                    range_kernel_reference)
+from mmfeatup.ops import (adaptive_conv, backend, bicubic_adaptive_conv, jbu_upsample, loader,
+                          range_kernel)
+from mmfeatup.ops.reference import (adaptive_conv_reference, bicubic_adaptive_conv_reference,
+                                    jbu_upsample_reference, range_kernel_reference)
 
 
 @pytest.fixture
@@ -34,6 +35,9 @@ def _call_all():
                                adaptive_conv_reference(source, kernel))
     torch.testing.assert_close(jbu_upsample(source, keys, tau, sigma, 1),
                                jbu_upsample_reference(source, keys, tau, sigma, 1))
+    low = source[:, :, :3, :4]
+    torch.testing.assert_close(bicubic_adaptive_conv(low, kernel),
+                               bicubic_adaptive_conv_reference(low, kernel))
 
 
 def test_missing_extension_warns_once_and_falls_back(fresh_loader, monkeypatch):
@@ -69,7 +73,8 @@ def test_import_registers_the_ops():
             'assert torch.initial_seed() == seed; '
             'assert ops.backend() == "reference" or ("mmfeatup._ext" in sys.modules and all('
             'hasattr(torch.ops.mmfeatup, n) for n in ("adaptive_conv", "range_kernel", '
-            '"jbu_upsample", "jbu_upsample_backward"))); print(ops.backend())')
+            '"jbu_upsample", "jbu_upsample_backward", "bicubic_adaptive_conv"))); '
+            'print(ops.backend())')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
+from mmfeatup.ops import adaptive_conv, bicubic_adaptive_conv, jbu_upsample, range_kernel
 
 
 def _range_args(requires_grad):
@@ -59,7 +59,8 @@ class _TinyJBU(nn.Module):
         kernel = range_kernel(keys, tau, self.radius)
         trained = adaptive_conv(padded, kernel)
         fused = jbu_upsample(padded, keys, tau, self.sigma, self.radius)
-        return trained + fused
+        resized = bicubic_adaptive_conv(source[..., ::2, ::2], kernel)
+        return trained + fused + resized
 
 
 def test_torch_compile_without_graph_breaks(compiled_ops):

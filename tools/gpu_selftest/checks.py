@@ -52,8 +52,13 @@ def opcheck_args(op, dtype, device, requires_grad):
     sigma = torch.tensor(1.2).to(**f)
     source = torch.randn(2, 4, 9, 10, generator=gen).to(**f)
     weights = torch.randn(2, 25, 5, 6, generator=gen).to(**f)
+    low = torch.randn(2, 4, 3, 4, generator=gen).to(**f)
     if op == 'adaptive_conv':
         args = [source, weights]
+    elif op == 'bicubic_adaptive_conv':
+        args = [low, weights]
+    elif op == 'bicubic_adaptive_conv_backward':
+        return (torch.randn(2, 4, 5, 6, generator=gen).to(**f), low, weights)
     elif op == 'range_kernel':
         args = [keys, tau]
     elif op == 'jbu_upsample':
@@ -66,7 +71,7 @@ def opcheck_args(op, dtype, device, requires_grad):
         out = torch.ops.mmfeatup.range_kernel(keys, tau, 2)
         return (torch.randn(out.shape, generator=gen).to(**f), out, keys, tau, 2)
     args = [a.requires_grad_(requires_grad) for a in args]
-    return tuple(args) + ((2, ) if op != 'adaptive_conv' else ())
+    return tuple(args) + ((2, ) if not op.endswith('adaptive_conv') else ())
 
 
 def check_opcheck(op, dtype, device):
@@ -87,6 +92,8 @@ def f64_case(ops, op, device, shape, seed):
     f64 = {k: v.double().to(device).requires_grad_(True) for k, v in t.items()}
     if op == 'adaptive_conv':
         return ops.adaptive_conv, (f64['source'], f64['weights'])
+    if op == 'bicubic_adaptive_conv':
+        return ops.bicubic_adaptive_conv, (f64['low'], f64['weights'])
     if op == 'range_kernel':
         return (lambda k, tau: ops.range_kernel(k, tau, radius)), (f64['keys'], f64['tau'])
     return ((lambda s, k, tau, sig: ops.jbu_upsample(s, k, tau, sig, radius)),
@@ -121,11 +128,14 @@ def check_backward_ops(device):
              (lambda g, o, k, tau: ops.range_kernel_backward(g, o, k, tau, 1),
               (f64['grad_range'], output, f64['keys'], f64['tau'])),
              (lambda g, s, k, tau, sig: ops.jbu_upsample_backward(g, s, k, tau, sig, 1),
-              (f64['grad_feature'], f64['source'], f64['keys'], f64['tau'], f64['sigma']))]
+              (f64['grad_feature'], f64['source'], f64['keys'], f64['tau'], f64['sigma'])),
+             (ops.bicubic_adaptive_conv_backward, (f64['grad_feature'], f64['low'],
+                                                   f64['weights']))]
     for fn, args in cases:
         if not torch.autograd.gradcheck(fn, args, fast_mode=True):
             raise AssertionError('gradcheck returned False')
-    return 'adaptive_conv_backward, range_kernel_backward, jbu_upsample_backward (float64)'
+    return ('adaptive_conv_backward, range_kernel_backward, jbu_upsample_backward, '
+            'bicubic_adaptive_conv_backward (float64)')
 
 
 def minus_inf_keys(dtype):

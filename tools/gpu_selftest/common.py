@@ -66,6 +66,9 @@ def make_inputs(batch, channels, depth, height, width, radius, seed=0):
         sigma=torch.tensor(1.1),
         grad_feature=torch.randn(batch, channels, height, width, generator=gen),
         grad_range=torch.randn(batch, taps, height, width, generator=gen),
+        # low-resolution features for bicubic_adaptive_conv (drawn last: the others unchanged)
+        low=torch.randn(batch, channels, max(1, height // 2), max(1, (width + 1) // 2),
+                        generator=gen),
     )
 
 
@@ -73,6 +76,8 @@ def run_op(ops, op, tensors, radius):
     """Forward and the gradients of <out, grad> w.r.t. every differentiable input."""
     if op == 'adaptive_conv':
         names = ['source', 'weights']
+    elif op == 'bicubic_adaptive_conv':
+        names = ['low', 'weights']
     elif op == 'range_kernel':
         names = ['keys', 'tau']
     else:
@@ -80,6 +85,9 @@ def run_op(ops, op, tensors, radius):
     inputs = [tensors[n].detach().clone().requires_grad_(True) for n in names]
     if op == 'adaptive_conv':
         out = ops.adaptive_conv(*inputs)
+        grad = tensors['grad_feature']
+    elif op == 'bicubic_adaptive_conv':
+        out = ops.bicubic_adaptive_conv(*inputs)
         grad = tensors['grad_feature']
     elif op == 'range_kernel':
         out = ops.range_kernel(*inputs, radius)

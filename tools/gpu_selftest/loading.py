@@ -79,6 +79,9 @@ class Ops:
     def adaptive_conv(self, source, weights):
         return torch.ops.mmfeatup.adaptive_conv(source, weights)
 
+    def bicubic_adaptive_conv(self, source, weights):
+        return torch.ops.mmfeatup.bicubic_adaptive_conv(source, weights)
+
     def range_kernel(self, keys, tau, radius):
         return torch.ops.mmfeatup.range_kernel(keys, tau, radius)
 

@@ -11,6 +11,10 @@ from .common import RESULTS, report, run_check, summary
 from .loading import Ops
 
 
+#: The differentiable ops (each has an ``<op>_backward``).
+OPS = ('adaptive_conv', 'bicubic_adaptive_conv', 'range_kernel', 'jbu_upsample')
+
+
 def main(doc, argv=None):
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument('--ext', help='path of a built mmfeatup _ext*.so to test')
@@ -49,7 +53,7 @@ def main(doc, argv=None):
     device_checks = has_gpu or args.device == 'cpu'
     if not device_checks:
         run_check('extension', checks.check_extension, ops, torch.device('cpu'))
-        for op in ('adaptive_conv', 'range_kernel', 'jbu_upsample'):
+        for op in OPS:
             run_check(f'gradgradcheck_{op}_cpu', checks.check_double_backward, ops, op,
                       torch.device('cpu'))
         for dtype in (torch.float32, torch.float64):
@@ -62,19 +66,18 @@ def main(doc, argv=None):
     dev_name = device.type
     run_check('extension', checks.check_extension, ops, device)
     low = [d for d in checks.DTYPES if device.type == 'cuda' or d[0] == torch.float32]
-    for op in ('adaptive_conv', 'adaptive_conv_backward', 'range_kernel',
-               'range_kernel_backward', 'jbu_upsample', 'jbu_upsample_backward'):
+    for op in [name for op in OPS for name in (op, f'{op}_backward')]:
         run_check(f'opcheck_{op}_{dev_name}', checks.check_opcheck, op, torch.float32, device)
     if device.type == 'cuda':
-        for op in ('adaptive_conv', 'range_kernel', 'jbu_upsample'):
+        for op in OPS:
             run_check(f'opcheck_{op}_{dev_name}_bf16', checks.check_opcheck, op, torch.bfloat16, device)
-    for op in ('adaptive_conv', 'range_kernel', 'jbu_upsample'):
+    for op in OPS:
         for shape in ((2, 3, 3, 5, 4, 1), (1, 2, 2, 5, 3, 2)):
             run_check(f'gradcheck_{op}_{dev_name}_r{shape[-1]}', checks.check_gradcheck, ops, op,
                       device, shape)
         run_check(f'gradgradcheck_{op}_{dev_name}', checks.check_double_backward, ops, op, device)
     run_check(f'gradcheck_backward_ops_{dev_name}', checks.check_backward_ops, device)
-    for op in ('adaptive_conv', 'range_kernel', 'jbu_upsample'):
+    for op in OPS:
         for dtype, fwd_tol, bwd_tol in low:
             for case in checks.CASES:
                 run_check(f'cpu_vs_{dev_name}_{op}_{str(dtype)[6:]}_r{case[-1]}',

@@ -7,6 +7,10 @@ per-pixel filter::
     W = W + 0.1 * fixup(cat[W, G])               # not renormalised
     out = adaptive_conv(reflect_pad(bicubic(S)), W)
 
+Without autograd (inference) the last line runs as one op,
+:func:`mmfeatup.ops.bicubic_adaptive_conv`, which never builds the resized map; when a
+graph is recorded the two-step form runs (its banded resize has the faster backward on CPU).
+
 Parameter names equal the authors', so their released stage weights load unchanged.
 """
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from mmfeatup.models.layers.bicubic_resize import bicubic_resize
-from mmfeatup.ops import adaptive_conv, jbu_upsample, range_kernel
+from mmfeatup.ops import adaptive_conv, bicubic_adaptive_conv, jbu_upsample, range_kernel
 from mmfeatup.ops.reference import spatial_kernel_reference
 
 #: Range of the range-kernel temperature ``tau = exp(range_temp)``.
@@ -129,13 +133,25 @@ class JBULearnedRange(nn.Module):
         Returns:
             Tensor: ``[B, C, H, W]``.
         """
-        size = guidance.shape[-2:]
-        # bicubic to the guidance's size, reflect-padded by r, in one banded pass.
-        padded = bicubic_resize(source, tuple(size), pad=self.radius)
+        size = tuple(guidance.shape[-2:])
         if self.fixup_proj is None:
+            # bicubic to the guidance's size, reflect-padded by r, in one banded pass.
+            padded = bicubic_resize(source, size, pad=self.radius)
             return jbu_upsample(padded, self.range_proj(guidance), self.temperature(),
                                 self.sigma_spatial, self.radius)
-        return adaptive_conv(padded, self.kernel(guidance))
+        if self._records_graph(source, guidance):
+            # resized before the kernel, as always: the resize's temporaries are freed
+            # before the kernel's saved activations exist (a lower peak in training)
+            padded = bicubic_resize(source, size, pad=self.radius)
+            return adaptive_conv(padded, self.kernel(guidance))
+        return bicubic_adaptive_conv(source, self.kernel(guidance))
+
+    def _records_graph(self, source: Tensor, guidance: Tensor) -> bool:
+        """Whether autograd records this call (then the two-step path runs)."""
+        if not torch.is_grad_enabled():
+            return False
+        return (source.requires_grad or guidance.requires_grad
+                or any(p.requires_grad for p in self.parameters()))
 
     def extra_repr(self) -> str:
         return (f'guidance_dim={self.guidance_dim}, key_dim={self.key_dim}, '

@@ -23,4 +23,14 @@ MMFEATUP_HOST_DEVICE T exp_of(T x) {
 #endif
 }
 
+// floor for host and device code (float stays float, as exp_of).
+template <typename T>
+MMFEATUP_HOST_DEVICE T floor_of(T x) {
+#ifdef __CUDA_ARCH__
+  return floor(x);
+#else
+  return std::floor(x);
+#endif
+}
+
 }  // namespace mmfeatup

@@ -39,6 +39,28 @@ __attribute__((always_inline)) inline void weighted_window_pair_blocks(
                                   w1, diameter, n - big);
 }
 
+template <typename T>
+__attribute__((always_inline)) inline void weighted_taps_pair_blocks(
+    T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
+    const int64_t* __restrict__ offsets, const T* __restrict__ w0, const T* __restrict__ w1,
+    int64_t taps, int64_t n) {
+  constexpr int64_t kBig = 4 * 32 / sizeof(T);
+  const int64_t big = n / kBig * kBig;
+  weighted_taps_pair_impl<T, 4>(out0, out1, base, offsets, w0, w1, taps, big);
+  weighted_taps_pair_impl<T, 1>(out0 + big, out1 + big, base + big, offsets, w0, w1, taps,
+                                n - big);
+}
+
+template <typename T>
+__attribute__((always_inline)) inline void row_dots_blocks(
+    T* __restrict__ out, const T* __restrict__ a, int64_t a_stride, const T* __restrict__ b,
+    int64_t b_stride, int64_t depth, T scale, int64_t n) {
+  constexpr int64_t kBig = 4 * 32 / sizeof(T);
+  const int64_t big = n / kBig * kBig;
+  row_dots_impl<T, 4>(out, a, a_stride, b, b_stride, depth, scale, big);
+  row_dots_impl<T, 1>(out + big, a + big, a_stride, b + big, b_stride, depth, scale, n - big);
+}
+
 }  // namespace
 
 // One SIMD-cloned definition of each entry point for T (signatures: cpu_helpers.h).
@@ -48,6 +70,12 @@ __attribute__((always_inline)) inline void weighted_window_pair_blocks(
   }                                                                                        \
   MMFEATUP_SIMD_CLONES MMFEATUP_WEIGHTED_WINDOW_PAIR_SIGNATURE(T) {                        \
     weighted_window_pair_blocks<T>(out0, out1, base, offsets, stride, w0, w1, diameter, n); \
+  }                                                                                        \
+  MMFEATUP_SIMD_CLONES MMFEATUP_WEIGHTED_TAPS_PAIR_SIGNATURE(T) {                          \
+    weighted_taps_pair_blocks<T>(out0, out1, base, offsets, w0, w1, taps, n);              \
+  }                                                                                        \
+  MMFEATUP_SIMD_CLONES MMFEATUP_ROW_DOTS_SIGNATURE(T) {                                   \
+    row_dots_blocks<T>(out, a, a_stride, b, b_stride, depth, scale, n);                    \
   }                                                                                        \
   MMFEATUP_SIMD_CLONES MMFEATUP_TAP_DOTS_SIGNATURE(T) {                                    \
     tap_dots_impl<T>(out, a, base, offsets, taps, n);                                      \

@@ -143,6 +143,77 @@ __attribute__((always_inline)) inline void weighted_window_pair_impl(
   }
 }
 
+// Two outputs over one tap set: out0[k] = sum_t w0[t] * base[offsets[t] + k] and out1 the
+// same with w1 (two pixels whose filters cover the same source window): each loaded input
+// vector serves both; kVectors vectors of channels per block.
+template <typename T, int kVectors>
+__attribute__((always_inline)) inline void weighted_taps_pair_impl(
+    T* __restrict__ out0, T* __restrict__ out1, const T* __restrict__ base,
+    const int64_t* __restrict__ offsets, const T* __restrict__ w0, const T* __restrict__ w1,
+    int64_t taps, int64_t n) {
+  typedef T Vec __attribute__((vector_size(32)));
+  constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
+  int64_t k0 = 0;
+  for (; k0 + kBlock <= n; k0 += kBlock) {
+    Vec acc0[kVectors], acc1[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc0[v] = acc1[v] = Vec{};
+    for (int64_t t = 0; t < taps; ++t) {
+      const T* src = base + offsets[t] + k0;
+      const Vec a = Vec{} + w0[t], b = Vec{} + w1[t];
+      for (int v = 0; v < kVectors; ++v) {
+        Vec x;
+        std::memcpy(&x, src + v * kLanes, sizeof(Vec));
+        acc0[v] += a * x;
+        acc1[v] += b * x;
+      }
+    }
+    std::memcpy(out0 + k0, acc0, sizeof(acc0));
+    std::memcpy(out1 + k0, acc1, sizeof(acc1));
+  }
+  for (; k0 < n; ++k0) {
+    T a0 = T(0), a1 = T(0);
+    for (int64_t t = 0; t < taps; ++t) {
+      a0 += w0[t] * base[offsets[t] + k0];
+      a1 += w1[t] * base[offsets[t] + k0];
+    }
+    out0[k0] = a0;
+    out1[k0] = a1;
+  }
+}
+
+// out[x] = scale * sum_{k < depth} a[k * a_stride + x] * b[k * b_stride + x] for x < n: a
+// row of dot products over planar (channels-outermost) data, kVectors vectors of x per block
+// kept in registers over k.
+template <typename T, int kVectors>
+__attribute__((always_inline)) inline void row_dots_impl(
+    T* __restrict__ out, const T* __restrict__ a, int64_t a_stride, const T* __restrict__ b,
+    int64_t b_stride, int64_t depth, T scale, int64_t n) {
+  typedef T Vec __attribute__((vector_size(32)));
+  constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
+  auto load = [](const T* p) {
+    Vec v;
+    std::memcpy(&v, p, sizeof(Vec));
+    return v;
+  };
+  int64_t x0 = 0;
+  for (; x0 + kBlock <= n; x0 += kBlock) {
+    Vec acc[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc[v] = Vec{};
+    for (int64_t k = 0; k < depth; ++k) {
+      const T* ak = a + k * a_stride + x0;
+      const T* bk = b + k * b_stride + x0;
+      for (int v = 0; v < kVectors; ++v) acc[v] += load(ak + v * kLanes) * load(bk + v * kLanes);
+    }
+    for (int v = 0; v < kVectors; ++v) acc[v] *= scale;
+    std::memcpy(out + x0, acc, sizeof(acc));
+  }
+  for (; x0 < n; ++x0) {
+    T acc = T(0);
+    for (int64_t k = 0; k < depth; ++k) acc += a[k * a_stride + x0] * b[k * b_stride + x0];
+    out[x0] = scale * acc;
+  }
+}
+
 // out[t] = sum_k a[k] * base[offsets[t] + k] for t < taps: one dot product per tap
 // against the same vector a (vectors of 32 bytes, then scalars).
 template <typename T>
@@ -181,6 +252,16 @@ __attribute__((always_inline)) inline void tap_dots_impl(
                             const T* __restrict__ base, const int64_t* __restrict__ offsets, \
                             int64_t stride, const T* __restrict__ w0,                     \
                             const T* __restrict__ w1, int64_t diameter, int64_t n)
+// weighted_taps_pair_impl with blocks of four, then one, vectors.
+#define MMFEATUP_WEIGHTED_TAPS_PAIR_SIGNATURE(T)                                          \
+  void weighted_taps_pair(T* __restrict__ out0, T* __restrict__ out1,                     \
+                          const T* __restrict__ base, const int64_t* __restrict__ offsets, \
+                          const T* __restrict__ w0, const T* __restrict__ w1, int64_t taps, \
+                          int64_t n)
+// row_dots_impl with blocks of four, then one, vectors.
+#define MMFEATUP_ROW_DOTS_SIGNATURE(T)                                                    \
+  void row_dots(T* __restrict__ out, const T* __restrict__ a, int64_t a_stride,           \
+                const T* __restrict__ b, int64_t b_stride, int64_t depth, T scale, int64_t n)
 // tap_dots_impl.
 #define MMFEATUP_TAP_DOTS_SIGNATURE(T)                                                    \
   void tap_dots(T* __restrict__ out, const T* __restrict__ a, const T* __restrict__ base, \
@@ -192,6 +273,8 @@ __attribute__((always_inline)) inline void tap_dots_impl(
 #define MMFEATUP_DECLARE_VECTOR_HELPERS_(T) \
   MMFEATUP_WEIGHTED_TAPS_SIGNATURE(T);      \
   MMFEATUP_WEIGHTED_WINDOW_PAIR_SIGNATURE(T); \
+  MMFEATUP_WEIGHTED_TAPS_PAIR_SIGNATURE(T);   \
+  MMFEATUP_ROW_DOTS_SIGNATURE(T);             \
   MMFEATUP_TAP_DOTS_SIGNATURE(T);           \
   MMFEATUP_AXPY_SIGNATURE(T);
 MMFEATUP_DECLARE_VECTOR_HELPERS_(float)

@@ -1,0 +1,159 @@
+// CPU kernel of mmfeatup::bicubic_adaptive_conv (forward; the backward is the composite in
+// ../bicubic_adaptive_conv.cpp). The arithmetic of the resize is
+// ops/csrc/common/bicubic_adaptive_conv_math.h, shared with the CUDA kernel.
+//
+// Neither the resized nor the padded map is built. Per axis, every output index o gets the
+// source span its window reads (rows o .. o + 2r of the padded map, each 4 source taps) and
+// a dense [d, span] weight table (Plan). Per output pixel the d x d filter w is composed with
+// the row and column tables into one filter over its source window,
+//   M[a][e] = sum_i rows[y][i][a] * sum_j w[i][j] * cols[x][j][e],
+// and applied to the channels-innermost source: two horizontally adjacent pixels share one
+// column span, so each loaded source vector serves both (cpu::weighted_taps_pair). A x2 stage
+// with r = 3 reads 6-7 x 7-8 source taps per pixel pair instead of 2 x 7 x 7 padded ones.
+// Output channels-last, like adaptive_conv's. Parallel over batch * rows.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "bicubic_adaptive_conv_math.h"
+#include "cpu_helpers.h"
+
+namespace mmfeatup {
+namespace {
+
+// The source spans of one axis (in_size -> out_size, padded by r) for groups of `group`
+// consecutive output indices: group g reads source indices [start[g], start[g] + span);
+// weight[(o * d + i) * span + k] is what padded position o + i puts on source start[g] + k.
+template <typename T>
+struct Plan {
+  std::vector<int64_t> start;
+  std::vector<T> weight;
+  int64_t span = 0;
+};
+
+template <typename T>
+Plan<T> axis_plan(int64_t in_size, int64_t out_size, int64_t radius, int64_t group) {
+  const int64_t diameter = 2 * radius + 1, groups = (out_size + group - 1) / group;
+  const T scale = bicubic_scale<T, int64_t>(in_size, out_size);
+  std::vector<int64_t> first(groups, in_size), last(groups, -1);
+  std::vector<int64_t> index(out_size * diameter * 4);
+  std::vector<T> coef(out_size * diameter * 4);
+  for (int64_t o = 0; o < out_size; ++o) {
+    for (int64_t i = 0; i < diameter; ++i) {
+      int64_t* idx = index.data() + (o * diameter + i) * 4;
+      bicubic_padded_taps<T, int64_t>(o + i, radius, in_size, out_size, scale, idx,
+                                      coef.data() + (o * diameter + i) * 4);
+      for (int k = 0; k < 4; ++k) {
+        first[o / group] = std::min(first[o / group], idx[k]);
+        last[o / group] = std::max(last[o / group], idx[k]);
+      }
+    }
+  }
+  Plan<T> plan;
+  for (int64_t g = 0; g < groups; ++g) plan.span = std::max(plan.span, last[g] - first[g] + 1);
+  plan.start.resize(groups);
+  // every group reads `span` indices: shift the start left where the span would run past the end
+  for (int64_t g = 0; g < groups; ++g) plan.start[g] = std::min(first[g], in_size - plan.span);
+  plan.weight.assign(out_size * diameter * plan.span, T(0));
+  for (int64_t o = 0; o < out_size; ++o) {
+    for (int64_t i = 0; i < diameter; ++i) {
+      for (int k = 0; k < 4; ++k) {
+        const int64_t at = (o * diameter + i) * 4 + k;
+        plan.weight[(o * diameter + i) * plan.span + index[at] - plan.start[o / group]] += coef[at];
+      }
+    }
+  }
+  return plan;
+}
+
+// M = rows^T (w cols) of one pixel: rows [d, la], w [d*d] (tap t = i*d + j, read with stride
+// w_stride), cols [d, lc] -> m [la, lc]; tmp is [d, lc] scratch.
+template <typename T>
+void compose_filter(const T* rows, const T* w, int64_t w_stride, const T* cols, int64_t diameter,
+                    int64_t la, int64_t lc, T* tmp, T* m) {
+  std::fill(tmp, tmp + diameter * lc, T(0));
+  for (int64_t i = 0; i < diameter; ++i) {
+    T* tmp_i = tmp + i * lc;
+    for (int64_t j = 0; j < diameter; ++j) {
+      const T wij = w[(i * diameter + j) * w_stride];
+      const T* col = cols + j * lc;
+      for (int64_t e = 0; e < lc; ++e) tmp_i[e] += wij * col[e];
+    }
+  }
+  std::fill(m, m + la * lc, T(0));
+  for (int64_t i = 0; i < diameter; ++i) {
+    const T* tmp_i = tmp + i * lc;
+    for (int64_t a = 0; a < la; ++a) {
+      const T r = rows[i * la + a];
+      if (r == T(0)) continue;
+      T* m_a = m + a * lc;
+      for (int64_t e = 0; e < lc; ++e) m_a[e] += r * tmp_i[e];
+    }
+  }
+}
+
+// Per-task scratch: compose_filter's [d, lc] temporary and the filters of a pixel pair.
+template <typename T>
+struct Scratch {
+  Scratch(int64_t tmp_size, int64_t window) : tmp(tmp_size), m0(window), m1(window) {}
+  std::vector<T> tmp, m0, m1;
+};
+
+template <typename T>
+void forward_kernel(const T* src, const T* weights, T* out, int64_t batch, int64_t channels,
+                    int64_t in_h, int64_t in_w, int64_t height, int64_t width, int64_t radius) {
+  const int64_t diameter = 2 * radius + 1, taps = diameter * diameter, plane = height * width;
+  const Plan<T> rows = axis_plan<T>(in_h, height, radius, 1);
+  const Plan<T> cols = axis_plan<T>(in_w, width, radius, 2);
+  const int64_t la = rows.span, lc = cols.span, window = la * lc;
+  std::vector<int64_t> offsets(window);  // the source window from its top-left pixel
+  for (int64_t a = 0; a < la; ++a) {
+    for (int64_t e = 0; e < lc; ++e) offsets[a * lc + e] = (a * in_w + e) * channels;
+  }
+  cpu::parallel_rows(
+      batch, height, width * window * channels,
+      [&] { return Scratch<T>(diameter * lc, window); },
+      [&](int64_t b, int64_t y, int64_t index, Scratch<T>& s) {
+        const T* w_b = weights + b * taps * plane + y * width;
+        const T* row_w = rows.weight.data() + y * diameter * la;
+        const T* src_rows = src + (b * in_h + rows.start[y]) * in_w * channels;
+        T* out_row = out + index * width * channels;  // channels-last output row
+        for (int64_t x = 0; x < width; x += 2) {
+          const T* base = src_rows + cols.start[x / 2] * channels;
+          compose_filter(row_w, w_b + x, plane, cols.weight.data() + x * diameter * lc, diameter,
+                         la, lc, s.tmp.data(), s.m0.data());
+          if (x + 1 < width) {
+            compose_filter(row_w, w_b + x + 1, plane,
+                           cols.weight.data() + (x + 1) * diameter * lc, diameter, la, lc,
+                           s.tmp.data(), s.m1.data());
+            cpu::weighted_taps_pair(out_row + x * channels, out_row + (x + 1) * channels, base,
+                                    offsets.data(), s.m0.data(), s.m1.data(), window, channels);
+          } else {
+            cpu::weighted_taps(out_row + x * channels, base, offsets.data(), s.m0.data(), window,
+                               channels);
+          }
+        }
+      });
+}
+
+}  // namespace
+
+Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights_any) {
+  const Tensor weights = weights_any.contiguous();
+  const int64_t batch = source.size(0), channels = source.size(1);
+  const int64_t height = weights.size(2), width = weights.size(3);
+  int64_t diameter = 1;  // T = d * d (checked by the caller)
+  while (diameter * diameter < weights.size(1)) diameter += 2;
+  const Tensor src = cpu::channels_innermost(source);
+  Tensor out = at::empty({batch, channels, height, width},
+                         source.options().memory_format(at::MemoryFormat::ChannelsLast));
+  AT_DISPATCH_FLOATING_TYPES(source.scalar_type(), "bicubic_adaptive_conv_cpu", [&] {
+    forward_kernel<scalar_t>(src.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
+                             out.data_ptr<scalar_t>(), batch, channels, source.size(2),
+                             source.size(3), height, width, diameter / 2);
+  });
+  return out;
+}
+
+}  // namespace mmfeatup
