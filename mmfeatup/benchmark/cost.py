@@ -76,7 +76,9 @@ def count_flops(upsampler: nn.Module, source: Tensor, guidance: Tensor,
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     try:
-        with warnings.catch_warnings():
+        # traced without autograd, as the timed eval forward runs (a JBU stage then takes its
+        # fused inference op)
+        with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter('ignore')
             total = int(analyzer.total())
             unsupported = analyzer.unsupported_ops()

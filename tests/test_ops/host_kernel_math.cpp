@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "grid_stride.h"
+#include "bicubic_adaptive_conv_math.h"
 #include "range_kernel_math.h"
 
 namespace {
@@ -186,15 +187,36 @@ void run_softmax_tests_for(double tol) {
   check_softmax<T>("+inf_is_nan", {1.0, inf, inf}, tol);
 }
 
+// Prints "TAPS in out r P i0 i1 i2 i3 c0 c1 c2 c3" for every padded position P of the resize
+// in -> out padded by r: the taps the CUDA kernel computes (int indices, float coefficients);
+// the Python test compares them with F.interpolate's weights.
+void run_bicubic_taps() {
+  const int cases[][3] = {{7, 14, 3}, {5, 13, 2}, {14, 28, 1}, {3, 11, 5}, {9, 5, 1}, {1, 6, 0},
+                          {6, 6, 2}, {112, 224, 3}};
+  for (const auto& c : cases) {
+    const int in = c[0], out = c[1], r = c[2];
+    const float scale = mmfeatup::bicubic_scale<float, int>(in, out);
+    for (int p = 0; p < out + 2 * r; ++p) {
+      int index[4];
+      float coef[4];
+      mmfeatup::bicubic_padded_taps<float, int>(p, r, in, out, scale, index, coef);
+      std::printf("TAPS %d %d %d %d %d %d %d %d %.9g %.9g %.9g %.9g\n", in, out, r, p, index[0],
+                  index[1], index[2], index[3], coef[0], coef[1], coef[2], coef[3]);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s {loop|softmax}\n", argv[0]);
+    std::fprintf(stderr, "usage: %s {loop|softmax|bicubic}\n", argv[0]);
     return 2;
   }
   if (std::strcmp(argv[1], "loop") == 0) {
     run_loop_tests();
+  } else if (std::strcmp(argv[1], "bicubic") == 0) {
+    run_bicubic_taps();
   } else if (std::strcmp(argv[1], "softmax") == 0) {
     run_softmax_tests_for<float>(1e-6);
     run_softmax_tests_for<double>(1e-14);

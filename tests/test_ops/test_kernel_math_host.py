@@ -4,8 +4,9 @@
 configuration and the 32/64-bit index decision) and ``ops/csrc/common/range_kernel_math.h`` (the
 online softmax of the range kernel and the fused JBU) are plain C++ headers. The program
 ``host_kernel_math.cpp`` emulates GPU threads at the boundary sizes (n up to 2^31 - 1 with
-32-bit indices, the step 2^28 of a capped launch) and checks the online softmax against a
-two-pass long-double softmax, -inf logits included. Built with the system C++ compiler.
+32-bit indices, the step 2^28 of a capped launch), checks the online softmax against a
+two-pass long-double softmax, -inf logits included, and prints the bicubic taps of
+``bicubic_adaptive_conv_math.h`` with 32-bit indices for a comparison with PyTorch's resize. Built with the system C++ compiler.
 """
 import os
 import shutil
@@ -68,6 +69,37 @@ def test_online_softmax_handles_minus_inf(host_program):
     rc, lines, failed = _run(host_program, 'softmax')
     assert rc == 0 and not failed, '\n'.join(failed or lines)
     assert 'OK softmax_float_first_tap_-inf ' in lines
+
+
+def test_bicubic_taps_with_32bit_indices_equal_torch(host_program):
+    """bicubic_padded_taps as the CUDA kernel instantiates it (int indices, float
+    coefficients), per padded position, against F.interpolate's weights + reflect padding."""
+    import torch
+    import torch.nn.functional as F
+
+    rc, lines, _ = _run(host_program, 'bicubic')
+    assert rc == 0
+    rows = {}
+    for line in lines:
+        fields = line.split()
+        in_size, out, radius, pos = (int(v) for v in fields[1:5])
+        rows.setdefault((in_size, out, radius), {})[pos] = (
+            [int(v) for v in fields[5:9]], [float(v) for v in fields[9:13]])
+    assert len(rows) == 8
+    for (in_size, out, radius), taps in rows.items():
+        eye = torch.eye(in_size).view(in_size, 1, in_size, 1)
+        matrix = F.interpolate(eye, size=(out, 1), mode='bicubic',
+                               align_corners=False).view(in_size, out).t()
+        padded = F.pad(matrix.t()[None], [radius, radius], mode='reflect')[0].t() \
+            if radius else matrix
+        assert sorted(taps) == list(range(out + 2 * radius))
+        for pos, (index, coef) in taps.items():
+            row = torch.zeros(in_size)
+            for i, c in zip(index, coef):
+                assert 0 <= i < in_size
+                row[i] += c
+            torch.testing.assert_close(row, padded[pos], rtol=0, atol=1e-6,
+                                       msg=f'in={in_size} out={out} r={radius} P={pos}')
 
 
 def test_checks_detect_the_old_code(old_code_program):

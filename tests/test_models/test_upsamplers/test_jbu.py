@@ -296,3 +296,9 @@ def test_jbustack_compiles_without_graph_breaks():
     assert explanation.graph_break_count == 0, explanation.break_reasons
     compiled = torch.compile(up, backend='aot_eager', fullgraph=True)
     torch.testing.assert_close(compiled(source, image), eager, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the inference path: the fused bicubic_adaptive_conv
+        torch._dynamo.reset()
+        explanation = torch._dynamo.explain(up)(source, image)
+        assert explanation.graph_break_count == 0, explanation.break_reasons
+        compiled = torch.compile(up, backend='aot_eager', fullgraph=True)
+        torch.testing.assert_close(compiled(source, image), eager, rtol=1e-5, atol=1e-5)

@@ -11,6 +11,10 @@
 // column span, so each loaded source vector serves both (cpu::weighted_taps_pair). A x2 stage
 // with r = 3 reads 6-7 x 7-8 source taps per pixel pair instead of 2 x 7 x 7 padded ones.
 // Output channels-last, like adaptive_conv's. Parallel over batch * rows.
+// A downscaling axis widens the span with the scale (work ~ ratio^2, mostly zero weights):
+// there the kernel resizes with ATen and runs adaptive_conv (the two-step form, same values).
+// Non-finite source values: a pixel's window covers its pair's whole span, so a NaN/Inf reaches
+// every output whose span holds it (a superset of the outputs it reaches in the two-step form).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 
 #include "bicubic_adaptive_conv_math.h"
 #include "cpu_helpers.h"
+#include "reused_kernels.h"
 
 namespace mmfeatup {
 namespace {
@@ -145,13 +150,19 @@ Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights_any
   const int64_t height = weights.size(2), width = weights.size(3);
   int64_t diameter = 1;  // T = d * d (checked by the caller)
   while (diameter * diameter < weights.size(1)) diameter += 2;
+  const int64_t radius = diameter / 2;
+  if (source.size(2) > height || source.size(3) > width) {
+    const Tensor resized = at::upsample_bicubic2d(source, {height, width}, false);
+    return adaptive_conv_cpu(at::reflection_pad2d(resized, {radius, radius, radius, radius}),
+                             weights);
+  }
   const Tensor src = cpu::channels_innermost(source);
   Tensor out = at::empty({batch, channels, height, width},
                          source.options().memory_format(at::MemoryFormat::ChannelsLast));
   AT_DISPATCH_FLOATING_TYPES(source.scalar_type(), "bicubic_adaptive_conv_cpu", [&] {
     forward_kernel<scalar_t>(src.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
                              out.data_ptr<scalar_t>(), batch, channels, source.size(2),
-                             source.size(3), height, width, diameter / 2);
+                             source.size(3), height, width, radius);
   });
   return out;
 }
