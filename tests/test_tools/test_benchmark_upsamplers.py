@@ -148,8 +148,8 @@ def test_jbu_targets_table_measures_every_figure_against_its_floor(tmp_path):
     tool = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
                     'analysis_tools', 'benchmark_jbu_targets.py')
     out = subprocess.run([sys.executable, tool, '--threads', '1', '--repeats', '1', '--channels',
-                          '4', '--skip-segformer'], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=600)
+                          '4', '--skip-segformer', '--fused-pairs', '2'], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     rows = [line.split(' | ') for line in out.stdout.splitlines() if line.startswith('| JBU')
             or line.startswith('| one JBU')]
@@ -159,3 +159,6 @@ def test_jbu_targets_table_measures_every_figure_against_its_floor(tmp_path):
         assert measured > 0 and floor > 0, row
     # the 448^2 / 224^2 floor is the FLOP ratio of a x16 JBUStack on 4x the pixels
     assert 3.9 < float(rows[3][3].split()[0]) < 5
+    assert 'JBUStack forward (C=4, 14->224, no_grad), 2 alternating pairs: fused ' in out.stdout
+    ratio = out.stdout.split('fused / two-step per pair: median ')[1].split(',')[0]
+    assert float(ratio) > 0

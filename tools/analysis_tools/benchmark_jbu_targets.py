@@ -45,6 +45,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--channels', type=int, default=384)
     parser.add_argument('--skip-segformer', action='store_true',
                         help='leave out the two SegFormer-B0 rows (the slowest)')
+    parser.add_argument('--fused-pairs', type=int, default=0, metavar='N',
+                        help='also time the JBUStack forward with the fused inference op '
+                        '(bicubic_adaptive_conv) against the two-step form (banded resize + '
+                        'adaptive_conv), alternating, N pairs; prints medians and the median '
+                        'of the per-pair ratios')
     parser.add_argument('--profile', action='store_true',
                         help='also print where the JBUStack forward spends its time (torch '
                         'profiler, ops by self CPU time)')
@@ -104,6 +109,48 @@ def profile_forward(channels: int, top: int = 10) -> str:
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             stack(source, image, output_size=(224, 224))
     return prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=top)
+
+
+def fused_vs_two_step(channels: int, pairs: int) -> str:
+    """The JBUStack forward (C, 14 -> 224, no_grad) with its stages' fused inference op and
+    with the two-step form forced, timed alternately so that the machine's drift hits both.
+
+    Args:
+        channels (int): feature channels ``C``.
+        pairs (int): timed (fused, two-step) pairs after one warm-up pair.
+
+    Returns:
+        str: a two-line report (medians and the median per-pair ratio).
+    """
+    import contextlib
+    import statistics
+    import time
+    from unittest import mock
+
+    from mmfeatup.models.upsamplers.jbu import JBUStack
+    from mmfeatup.models.upsamplers.jbu_stage import JBULearnedRange
+
+    torch.manual_seed(0)
+    model = JBUStack(channels).eval()
+    source, guidance = torch.randn(1, channels, 14, 14), torch.rand(1, 3, 224, 224)
+
+    def run(two_step: bool) -> float:
+        forced = mock.patch.object(JBULearnedRange, '_two_step', lambda *args: True)
+        with forced if two_step else contextlib.nullcontext(), torch.no_grad():
+            start = time.perf_counter()
+            model(source, guidance)
+            return time.perf_counter() - start
+
+    run(False), run(True)  # warm-up
+    fused, two = [], []
+    for _ in range(pairs):
+        fused.append(run(False))
+        two.append(run(True))
+    ratios = [a / b for a, b in zip(fused, two)]
+    return (f'JBUStack forward (C={channels}, 14->224, no_grad), {pairs} alternating pairs: fused '
+            f'{statistics.median(fused) * 1e3:.1f} ms, two-step {statistics.median(two) * 1e3:.1f}'
+            f' ms (medians)\nfused / two-step per pair: median {statistics.median(ratios):.3f}, '
+            f'min {min(ratios):.3f}, max {max(ratios):.3f}')
 
 
 def segformer_rows(repeats: int) -> List[Dict[str, Any]]:
@@ -187,6 +234,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
         print(f'| {row["figure"]} | {row["value"]:.3f} {unit} | <= {row["target"]} {unit} | '
               f'{row["floor"]:.3f} {unit} | {row["value"] / row["floor"]:.1f}x | '
               f'{"yes" if row["value"] <= row["target"] else "no"} | {row["detail"]} |')
+    if args.fused_pairs:
+        print(fused_vs_two_step(channels, args.fused_pairs))
     if args.profile:
         print(profile_forward(channels))
     return rows
