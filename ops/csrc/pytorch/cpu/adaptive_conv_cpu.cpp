@@ -71,26 +71,40 @@ void grad_weights_kernel(const T* grad, const T* in, T* grad_w, int64_t batch, i
       });
 }
 
-// grad_input[b,c,Y,X] = sum_{i,j} weights[b,t,Y-i,X-j] * grad[b,c,Y-i,X-j] (valid positions only).
+// grad_input[b,c,Y,X] = sum_{i,j} weights[b,t,Y-i,X-j] * grad[b,c,Y-i,X-j] (valid positions only):
+// per padded pixel the readers (for_each_reader) are collected, then one weighted_taps call sums
+// them with the channels in registers.
+template <typename T>
+struct ReaderScratch {
+  ReaderScratch(int64_t pw, int64_t channels, int64_t taps)
+      : row(pw * channels), offsets(taps), weights(taps) {}
+  std::vector<T> row;
+  std::vector<int64_t> offsets;
+  std::vector<T> weights;
+};
+
 template <typename T>
 void grad_input_kernel(const T* grad, const T* weights, T* grad_in, int64_t batch,
                        int64_t channels, int64_t height, int64_t width, int64_t radius) {
   const int64_t diameter = 2 * radius + 1, taps = diameter * diameter;
   const int64_t pw = width + 2 * radius, ph = height + 2 * radius, plane = height * width;
   cpu::parallel_rows(
-      batch, ph, pw * taps * channels, [&] { return std::vector<T>(pw * channels); },
-      [&](int64_t b, int64_t py, int64_t, std::vector<T>& row) {
-        std::fill(row.begin(), row.end(), T(0));
+      batch, ph, pw * taps * channels, [&] { return ReaderScratch<T>(pw, channels, taps); },
+      [&](int64_t b, int64_t py, int64_t, ReaderScratch<T>& s) {
         const T* w_b = weights + b * taps * plane;
+        const T* g_b = grad + b * plane * channels;
         for (int64_t px = 0; px < pw; ++px) {
-          T* acc = row.data() + px * channels;
+          int64_t readers = 0;
           for_each_reader<int64_t>(py, px, height, width, diameter,
                                    [&](int t, int64_t y, int64_t x) {
-            cpu::axpy(acc, grad + ((b * height + y) * width + x) * channels,
-                      w_b[t * plane + y * width + x], channels);
+            s.offsets[readers] = (y * width + x) * channels;
+            s.weights[readers] = w_b[t * plane + y * width + x];
+            ++readers;
           });
+          cpu::weighted_taps(s.row.data() + px * channels, g_b, s.offsets.data(),
+                             s.weights.data(), readers, channels);
         }
-        cpu::transpose_row(grad_in + (b * channels * ph + py) * pw, row.data(), pw, channels,
+        cpu::transpose_row(grad_in + (b * channels * ph + py) * pw, s.row.data(), pw, channels,
                            ph * pw);
       });
 }

@@ -78,7 +78,7 @@ __attribute__((always_inline)) inline void row_dots_blocks(
     row_dots_blocks<T>(out, a, a_stride, b, b_stride, depth, scale, n);                    \
   }                                                                                        \
   MMFEATUP_SIMD_CLONES MMFEATUP_TAP_DOTS_SIGNATURE(T) {                                    \
-    tap_dots_impl<T>(out, a, base, offsets, taps, n);                                      \
+    tap_dots_grouped_impl<T>(out, a, base, offsets, taps, n);                              \
   }                                                                                        \
   MMFEATUP_SIMD_CLONES MMFEATUP_AXPY_SIGNATURE(T) {                                        \
     for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];                                      \

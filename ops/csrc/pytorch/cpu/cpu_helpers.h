@@ -214,28 +214,46 @@ __attribute__((always_inline)) inline void row_dots_impl(
   }
 }
 
-// out[t] = sum_k a[k] * base[offsets[t] + k] for t < taps: one dot product per tap
-// against the same vector a (vectors of 32 bytes, then scalars).
+// out[t] = sum_k a[k] * base[offsets[t] + k] for t < taps: one dot product per tap against the
+// same vector a, the taps in groups of eight (each vector of a loaded once per group, eight
+// accumulators in registers), the remaining taps one by one; 32-byte vectors, then scalars.
 template <typename T>
-__attribute__((always_inline)) inline void tap_dots_impl(
+__attribute__((always_inline)) inline void tap_dots_grouped_impl(
     T* __restrict__ out, const T* __restrict__ a, const T* __restrict__ base,
     const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
   typedef T Vec __attribute__((vector_size(32)));
-  constexpr int kLanes = 32 / sizeof(T);
+  constexpr int kLanes = 32 / sizeof(T), kGroup = 8;
+  auto load = [](const T* p) {
+    Vec v;
+    std::memcpy(&v, p, sizeof(Vec));
+    return v;
+  };
   const int64_t full = n / kLanes * kLanes;
-  for (int64_t t = 0; t < taps; ++t) {
-    const T* __restrict__ b = base + offsets[t];
-    Vec acc{};
+  int64_t t0 = 0;
+  for (; t0 + kGroup <= taps; t0 += kGroup) {
+    const T* b[kGroup];
+    for (int q = 0; q < kGroup; ++q) b[q] = base + offsets[t0 + q];
+    Vec acc[kGroup];
+    for (int q = 0; q < kGroup; ++q) acc[q] = Vec{};
     for (int64_t k = 0; k < full; k += kLanes) {
-      Vec x, y;
-      std::memcpy(&x, a + k, sizeof(Vec));
-      std::memcpy(&y, b + k, sizeof(Vec));
-      acc += x * y;
+      const Vec x = load(a + k);
+      for (int q = 0; q < kGroup; ++q) acc[q] += x * load(b[q] + k);
     }
+    for (int q = 0; q < kGroup; ++q) {
+      T sum = T(0);
+      for (int l = 0; l < kLanes; ++l) sum += acc[q][l];
+      for (int64_t k = full; k < n; ++k) sum += a[k] * b[q][k];
+      out[t0 + q] = sum;
+    }
+  }
+  for (; t0 < taps; ++t0) {
+    const T* __restrict__ b = base + offsets[t0];
+    Vec acc{};
+    for (int64_t k = 0; k < full; k += kLanes) acc += load(a + k) * load(b + k);
     T sum = T(0);
     for (int l = 0; l < kLanes; ++l) sum += acc[l];
     for (int64_t k = full; k < n; ++k) sum += a[k] * b[k];
-    out[t] = sum;
+    out[t0] = sum;
   }
 }
 
@@ -262,7 +280,7 @@ __attribute__((always_inline)) inline void tap_dots_impl(
 #define MMFEATUP_ROW_DOTS_SIGNATURE(T)                                                    \
   void row_dots(T* __restrict__ out, const T* __restrict__ a, int64_t a_stride,           \
                 const T* __restrict__ b, int64_t b_stride, int64_t depth, T scale, int64_t n)
-// tap_dots_impl.
+// tap_dots_grouped_impl.
 #define MMFEATUP_TAP_DOTS_SIGNATURE(T)                                                    \
   void tap_dots(T* __restrict__ out, const T* __restrict__ a, const T* __restrict__ base, \
                 const int64_t* __restrict__ offsets, int64_t taps, int64_t n)
