@@ -10,7 +10,7 @@ per-pixel filter::
 On CPU without autograd (inference) the last line runs as one op,
 :func:`mmfeatup.ops.bicubic_adaptive_conv`, which never builds the resized map; when a
 graph is recorded the two-step form runs (its banded resize has the faster backward on CPU).
-CUDA keeps the two-step form until the fused CUDA kernel has been timed on a GPU.
+CUDA keeps the two-step form until the fused CUDA kernel has run and been timed on a GPU.
 
 Parameter names equal the authors', so their released stage weights load unchanged.
 """
@@ -149,7 +149,8 @@ class JBULearnedRange(nn.Module):
 
     def _two_step(self, source: Tensor, guidance: Tensor) -> bool:
         """Whether the two-step path runs: autograd records this call, or the features are
-        not on CPU (the fused op's CUDA kernel is correct but has not been timed on a GPU)."""
+        not on CPU (the fused op's CUDA kernel compiles and shares its tap arithmetic with the
+        tested CPU kernel, but has not yet run or been timed on a GPU)."""
         if source.device.type != 'cpu':
             return True
         if not torch.is_grad_enabled():
