@@ -59,16 +59,6 @@ def _jbu_upsample_backward_fake(grad_output: Tensor, source_padded: Tensor, keys
             temperature.new_empty(temperature.shape), sigma.new_empty(sigma.shape))
 
 
-def _bicubic_adaptive_conv_fake(source: Tensor, weights: Tensor) -> Tensor:
-    return _feature_output(source, source.shape[0], source.shape[1], weights.shape[2],
-                           weights.shape[3])
-
-
-def _bicubic_adaptive_conv_backward_fake(grad_output: Tensor, source: Tensor,
-                                         weights: Tensor) -> Tuple[Tensor, Tensor]:
-    return source.new_empty(source.shape), weights.new_empty(weights.shape)
-
-
 FAKES = {
     'mmfeatup::adaptive_conv': _adaptive_conv_fake,
     'mmfeatup::adaptive_conv_backward': _adaptive_conv_backward_fake,
@@ -76,8 +66,9 @@ FAKES = {
     'mmfeatup::range_kernel_backward': _range_kernel_backward_fake,
     'mmfeatup::jbu_upsample': _jbu_upsample_fake,
     'mmfeatup::jbu_upsample_backward': _jbu_upsample_backward_fake,
-    'mmfeatup::bicubic_adaptive_conv': _bicubic_adaptive_conv_fake,
-    'mmfeatup::bicubic_adaptive_conv_backward': _bicubic_adaptive_conv_backward_fake,
+    # the same shapes as adaptive_conv's: [B, C] of the features, [H, W] of the weights
+    'mmfeatup::bicubic_adaptive_conv': _adaptive_conv_fake,
+    'mmfeatup::bicubic_adaptive_conv_backward': _adaptive_conv_backward_fake,
 }
 
 

@@ -19,6 +19,22 @@
 namespace mmfeatup {
 namespace cuda {
 
+// The coordinates of the flat index of a contiguous [B, C, H, W] tensor (one thread per element).
+template <typename index_t>
+struct Nchw {
+  index_t b, c, y, x;
+};
+
+template <typename index_t>
+MMFEATUP_HOST_DEVICE Nchw<index_t> unravel_nchw(index_t index, index_t channels, index_t height,
+                                                index_t width) {
+  const index_t x = index % width;
+  index_t rest = index / width;
+  const index_t y = rest % height;
+  rest /= height;
+  return {rest / channels, rest % channels, y, x};
+}
+
 // Threads per block and the cap on the blocks of one launch (the loop covers the rest).
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = int64_t(1) << 20;

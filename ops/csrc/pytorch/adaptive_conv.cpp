@@ -61,8 +61,7 @@ Tensor call_forward(const Tensor& input, const Tensor& weights) {
 
 std::tuple<Tensor, Tensor> call_backward(const Tensor& grad, const Tensor& input,
                                          const Tensor& weights) {
-  static const auto op = op_handle<Backward>("mmfeatup::adaptive_conv_backward");
-  return op.call(grad, input, weights);
+  return call_adaptive_conv_backward(grad, input, weights);
 }
 
 class AdaptiveConv : public torch::autograd::Function<AdaptiveConv> {

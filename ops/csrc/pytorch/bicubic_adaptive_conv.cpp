@@ -97,12 +97,6 @@ std::tuple<Tensor, Tensor> call_backward(const Tensor& grad, const Tensor& sourc
   return op.call(grad, source, weights);
 }
 
-std::tuple<Tensor, Tensor> call_conv_backward(const Tensor& grad, const Tensor& input,
-                                              const Tensor& weights) {
-  static const auto op = op_handle<Backward>("mmfeatup::adaptive_conv_backward");
-  return op.call(grad, input, weights);
-}
-
 class BicubicAdaptiveConv : public torch::autograd::Function<BicubicAdaptiveConv> {
  public:
   static Tensor forward(AutogradContext* ctx, const Tensor& source, const Tensor& weights) {
@@ -127,7 +121,7 @@ std::tuple<Tensor, Tensor> backward_autograd(const Tensor& grad, const Tensor& s
     return call_backward(grad, source, weights);
   }
   check_backward(grad, source, weights);
-  return backward_composite(grad, source, weights, call_conv_backward);
+  return backward_composite(grad, source, weights, call_adaptive_conv_backward);
 }
 
 Tensor forward_autograd(const Tensor& source, const Tensor& weights) {

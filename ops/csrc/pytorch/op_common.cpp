@@ -110,6 +110,13 @@ Tensor adaptive_conv_composite(const Tensor& input, const Tensor& weights) {
   return out;
 }
 
+std::tuple<Tensor, Tensor> call_adaptive_conv_backward(const Tensor& grad, const Tensor& input,
+                                                       const Tensor& weights) {
+  using Backward = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&);
+  static const auto op = op_handle<Backward>("mmfeatup::adaptive_conv_backward");
+  return op.call(grad, input, weights);
+}
+
 bool any_requires_grad(std::initializer_list<Tensor> tensors) {
   if (!at::GradMode::is_enabled()) return false;
   for (const Tensor& t : tensors) {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <tuple>
 #include <vector>
 
 namespace mmfeatup {
@@ -35,6 +36,11 @@ template <typename Signature>
 c10::TypedOperatorHandle<Signature> op_handle(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
 }
+
+// mmfeatup::adaptive_conv_backward through the dispatcher (autograd included): (grad_input,
+// grad_weights). Called by adaptive_conv's autograd and by bicubic_adaptive_conv's backward.
+std::tuple<Tensor, Tensor> call_adaptive_conv_backward(const Tensor& grad, const Tensor& input,
+                                                       const Tensor& weights);
 
 // ---- differentiable ATen composites (op_common.cpp) ----
 // Unscaled range logits L [B, T, H, W] of keys [B, D, H, W] (reflect padding).

@@ -52,6 +52,14 @@ inline std::vector<int64_t> window_offsets(int64_t radius, int64_t row_pixels, i
   return offsets;
 }
 
+// The unaligned load of one vector Vec (GCC/clang vector extension) from p.
+template <typename Vec, typename T>
+__attribute__((always_inline)) inline Vec load_vector(const T* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(Vec));
+  return v;
+}
+
 // out[k] = sum_t w[t] * base[offsets[t] + k] for k < n. Channels go in blocks of
 // kVectors 32-byte vectors (GCC/clang vector extensions) that stay in registers over all
 // taps: one load per multiply-add instead of the load/store of an axpy. The remainder
@@ -69,11 +77,7 @@ __attribute__((always_inline)) inline void weighted_taps_impl(
     for (int64_t t = 0; t < taps; ++t) {
       const T* src = base + offsets[t] + k0;
       const Vec wt = Vec{} + w[t];
-      for (int v = 0; v < kVectors; ++v) {
-        Vec x;
-        std::memcpy(&x, src + v * kLanes, sizeof(Vec));
-        acc[v] += wt * x;
-      }
+      for (int v = 0; v < kVectors; ++v) acc[v] += wt * load_vector<Vec>(src + v * kLanes);
     }
     std::memcpy(out + k0, acc, sizeof(acc));
   }
@@ -96,11 +100,6 @@ __attribute__((always_inline)) inline void weighted_window_pair_impl(
     const T* __restrict__ w1, int64_t diameter, int64_t n) {
   typedef T Vec __attribute__((vector_size(32)));
   constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
-  auto load = [](const T* p) {
-    Vec v;
-    std::memcpy(&v, p, sizeof(Vec));
-    return v;
-  };
   int64_t k0 = 0;
   for (; k0 + kBlock <= n; k0 += kBlock) {
     Vec acc0[kVectors], acc1[kVectors];
@@ -111,19 +110,20 @@ __attribute__((always_inline)) inline void weighted_window_pair_impl(
       const T* w1_row = w1 + i * diameter;
       {  // position 0: first pixel only
         const Vec a = Vec{} + w0_row[0];
-        for (int v = 0; v < kVectors; ++v) acc0[v] += a * load(row + v * kLanes);
+        for (int v = 0; v < kVectors; ++v) acc0[v] += a * load_vector<Vec>(row + v * kLanes);
       }
       for (int64_t j = 1; j < diameter; ++j) {  // shared positions
         const Vec a = Vec{} + w0_row[j], b = Vec{} + w1_row[j - 1];
         for (int v = 0; v < kVectors; ++v) {
-          const Vec x = load(row + j * stride + v * kLanes);
+          const Vec x = load_vector<Vec>(row + j * stride + v * kLanes);
           acc0[v] += a * x;
           acc1[v] += b * x;
         }
       }
       {  // position d: second pixel only
         const Vec b = Vec{} + w1_row[diameter - 1];
-        for (int v = 0; v < kVectors; ++v) acc1[v] += b * load(row + diameter * stride + v * kLanes);
+        const T* last = row + diameter * stride;
+        for (int v = 0; v < kVectors; ++v) acc1[v] += b * load_vector<Vec>(last + v * kLanes);
       }
     }
     std::memcpy(out0 + k0, acc0, sizeof(acc0));
@@ -161,8 +161,7 @@ __attribute__((always_inline)) inline void weighted_taps_pair_impl(
       const T* src = base + offsets[t] + k0;
       const Vec a = Vec{} + w0[t], b = Vec{} + w1[t];
       for (int v = 0; v < kVectors; ++v) {
-        Vec x;
-        std::memcpy(&x, src + v * kLanes, sizeof(Vec));
+        const Vec x = load_vector<Vec>(src + v * kLanes);
         acc0[v] += a * x;
         acc1[v] += b * x;
       }
@@ -190,11 +189,6 @@ __attribute__((always_inline)) inline void row_dots_impl(
     int64_t b_stride, int64_t depth, T scale, int64_t n) {
   typedef T Vec __attribute__((vector_size(32)));
   constexpr int kLanes = 32 / sizeof(T), kBlock = kVectors * kLanes;
-  auto load = [](const T* p) {
-    Vec v;
-    std::memcpy(&v, p, sizeof(Vec));
-    return v;
-  };
   int64_t x0 = 0;
   for (; x0 + kBlock <= n; x0 += kBlock) {
     Vec acc[kVectors];
@@ -202,7 +196,9 @@ __attribute__((always_inline)) inline void row_dots_impl(
     for (int64_t k = 0; k < depth; ++k) {
       const T* ak = a + k * a_stride + x0;
       const T* bk = b + k * b_stride + x0;
-      for (int v = 0; v < kVectors; ++v) acc[v] += load(ak + v * kLanes) * load(bk + v * kLanes);
+      for (int v = 0; v < kVectors; ++v) {
+        acc[v] += load_vector<Vec>(ak + v * kLanes) * load_vector<Vec>(bk + v * kLanes);
+      }
     }
     for (int v = 0; v < kVectors; ++v) acc[v] *= scale;
     std::memcpy(out + x0, acc, sizeof(acc));
@@ -223,11 +219,6 @@ __attribute__((always_inline)) inline void tap_dots_grouped_impl(
     const int64_t* __restrict__ offsets, int64_t taps, int64_t n) {
   typedef T Vec __attribute__((vector_size(32)));
   constexpr int kLanes = 32 / sizeof(T), kGroup = 8;
-  auto load = [](const T* p) {
-    Vec v;
-    std::memcpy(&v, p, sizeof(Vec));
-    return v;
-  };
   const int64_t full = n / kLanes * kLanes;
   int64_t t0 = 0;
   for (; t0 + kGroup <= taps; t0 += kGroup) {
@@ -236,8 +227,8 @@ __attribute__((always_inline)) inline void tap_dots_grouped_impl(
     Vec acc[kGroup];
     for (int q = 0; q < kGroup; ++q) acc[q] = Vec{};
     for (int64_t k = 0; k < full; k += kLanes) {
-      const Vec x = load(a + k);
-      for (int q = 0; q < kGroup; ++q) acc[q] += x * load(b[q] + k);
+      const Vec x = load_vector<Vec>(a + k);
+      for (int q = 0; q < kGroup; ++q) acc[q] += x * load_vector<Vec>(b[q] + k);
     }
     for (int q = 0; q < kGroup; ++q) {
       T sum = T(0);
@@ -249,7 +240,9 @@ __attribute__((always_inline)) inline void tap_dots_grouped_impl(
   for (; t0 < taps; ++t0) {
     const T* __restrict__ b = base + offsets[t0];
     Vec acc{};
-    for (int64_t k = 0; k < full; k += kLanes) acc += load(a + k) * load(b + k);
+    for (int64_t k = 0; k < full; k += kLanes) {
+      acc += load_vector<Vec>(a + k) * load_vector<Vec>(b + k);
+    }
     T sum = T(0);
     for (int l = 0; l < kLanes; ++l) sum += acc[l];
     for (int64_t k = full; k < n; ++k) sum += a[k] * b[k];

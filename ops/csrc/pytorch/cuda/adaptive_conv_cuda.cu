@@ -20,11 +20,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ input,
   const int diameter = 2 * radius + 1;
   const index_t plane = height * width, pw = width + 2 * radius, ph = height + 2 * radius;
   MMFEATUP_CUDA_LOOP(index, n, index_t) {
-    const index_t x = index % width;
-    index_t rest = index / width;
-    const index_t y = rest % height;
-    rest /= height;
-    const index_t c = rest % channels, b = rest / channels;
+    const auto [b, c, y, x] = cuda::unravel_nchw<index_t>(index, channels, height, width);
     const scalar_t* src = input + ((b * channels + c) * ph + y) * pw + x;
     const weight_t* w = weights + b * diameter * diameter * plane + y * width + x;
     acc_t acc = 0;
@@ -71,11 +67,7 @@ __global__ void grad_input_kernel(const scalar_t* __restrict__ grad,
   const int diameter = 2 * radius + 1, taps = diameter * diameter;
   const index_t plane = height * width, pw = width + 2 * radius, ph = height + 2 * radius;
   MMFEATUP_CUDA_LOOP(index, n, index_t) {
-    const index_t px = index % pw;
-    index_t rest = index / pw;
-    const index_t py = rest % ph;
-    rest /= ph;
-    const index_t c = rest % channels, b = rest / channels;
+    const auto [b, c, py, px] = cuda::unravel_nchw<index_t>(index, channels, ph, pw);
     const scalar_t* g = grad + (b * channels + c) * plane;
     const scalar_t* w = weights + b * taps * plane;
     acc_t acc = 0;

@@ -22,11 +22,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ source,
   const acc_t scale_h = bicubic_scale<acc_t, index_t>(in_h, height);
   const acc_t scale_w = bicubic_scale<acc_t, index_t>(in_w, width);
   MMFEATUP_CUDA_LOOP(index, n, index_t) {
-    const index_t x = index % width;
-    index_t rest = index / width;
-    const index_t y = rest % height;
-    rest /= height;
-    const index_t c = rest % channels, b = rest / channels;
+    const auto [b, c, y, x] = cuda::unravel_nchw<index_t>(index, channels, height, width);
     const scalar_t* src = source + (b * channels + c) * in_h * in_w;
     const scalar_t* w = weights + b * diameter * diameter * plane + y * width + x;
     acc_t acc = 0;
