@@ -270,7 +270,11 @@ def test_colour_label_map_is_rejected(tmp_path):
 
 def test_misplaced_check_and_bad_arguments():
     with pytest.raises(KeyError, match='after LoadAnnotations'):
-        CheckSegMap(num_classes=3)(dict(img_path='a.jpg', ori_shape=(8, 8)))
+        CheckSegMap(num_classes=3)(dict(img_path='a.jpg', seg_map_path='a.png', ori_shape=(8, 8)))
+    # an image without a label file (mmseg's inference_model / MMSegInferencer) passes as it came
+    unlabelled = dict(img_path='a.jpg', ori_shape=(8, 8))
+    assert CheckSegMap(num_classes=3)(unlabelled) is unlabelled
+    assert unlabelled == dict(img_path='a.jpg', ori_shape=(8, 8))
     with pytest.raises(KeyError, match='LoadImageFromFile'):
         CheckSegMap(num_classes=3)(dict(gt_seg_map=np.zeros((8, 8), np.uint8)))
     with pytest.raises(ValueError, match='num_classes'):

@@ -2,7 +2,8 @@
 
 Everything runs in fresh processes started from a directory outside the repository:
 plain ``Config.fromfile`` on every shipped config, a user's own script calling
-``Runner.from_cfg(cfg).train()`` / ``.test()``, and mmseg's own ``tools/train.py`` and
+``Runner.from_cfg(cfg).train()`` / ``.test()``, one calling mmseg's ``init_model``,
+``inference_model`` and ``MMSegInferencer``, and mmseg's own ``tools/train.py`` and
 ``tools/test.py`` as the mmsegmentation wheel ships them (``mmseg/.mim/tools``). The only
 set-up is what the configs say (``custom_imports``). Checkpoints are loaded weights-only
 everywhere: one whose pickle would run code is refused (and its code never runs), one that
@@ -15,6 +16,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -103,6 +106,37 @@ print('TEST', sorted(metrics))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "TEST ['aAcc', 'mAcc', 'mIoU']" in out.stdout
     assert osp.isfile(tmp_path / 'work' / 'iter_2.pth')
+
+
+@pytest.mark.slow
+def test_user_script_mmseg_inference_apis(tmp_path):
+    """mmseg's inference APIs drop LoadAnnotations from the config's test pipeline; the
+    label check then sees bare images and lets them through."""
+    image = tmp_path / 'photo.jpg'
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(image), rng.integers(0, 256, (72, 96, 3), dtype=np.uint8))
+    checkpoint = tmp_path / 'model.pth'
+    script = tmp_path / 'my_inference.py'
+    script.write_text(f'''
+import mmfeatup.models  # on mmcv-lite: before mmseg.apis (see the README)
+import mmcv
+import torch
+from mmseg.apis import MMSegInferencer, inference_model, init_model
+
+model = init_model({CONFIG!r}, None, device='cpu')
+torch.save({{'state_dict': model.state_dict(), 'meta': {{}}}}, {str(checkpoint)!r})
+model = init_model({CONFIG!r}, {str(checkpoint)!r}, device='cpu')
+from_path = inference_model(model, {str(image)!r})
+from_array = inference_model(model, mmcv.imread({str(image)!r}))
+assert torch.equal(from_path.pred_sem_seg.data, from_array.pred_sem_seg.data)
+inferencer = MMSegInferencer(model={CONFIG!r}, weights={str(checkpoint)!r}, device='cpu')
+from_inferencer = inferencer({str(image)!r}, return_datasamples=True)
+assert torch.equal(from_inferencer.pred_sem_seg.data, from_path.pred_sem_seg.data)
+print('PRED', tuple(from_path.pred_sem_seg.data.shape))
+''')
+    out = _run([str(script)], cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert 'PRED (1, 72, 96)' in out.stdout
 
 
 @pytest.mark.slow

@@ -125,6 +125,10 @@ class CheckSegMap(BaseTransform):
     Nothing is modified or added and no random numbers are drawn: the results dict is
     returned as it came.
 
+    A sample without a label file (no ``seg_map_path``, no ``gt_seg_map``) passes
+    unchecked: mmseg's ``inference_model`` and ``MMSegInferencer`` run the config's
+    ``test_pipeline`` with ``LoadAnnotations`` removed, on bare images.
+
     Args:
         num_classes (int, optional): the number of classes; valid label values are
             ``0..num_classes - 1`` and ``ignore_index``. None checks the size only.
@@ -149,10 +153,13 @@ class CheckSegMap(BaseTransform):
             dict: ``results`` itself, unchanged.
 
         Raises:
-            KeyError: the step is not after ``LoadImageFromFile`` and ``LoadAnnotations``.
+            KeyError: the sample names a label file but the step is not after
+                ``LoadImageFromFile`` and ``LoadAnnotations``.
             ValueError: the label map has another size than its image or bad values.
         """
         if 'gt_seg_map' not in results:
+            if results.get('seg_map_path') is None:
+                return results  # an unlabelled image (inference): nothing to check
             raise KeyError('CheckSegMap needs results["gt_seg_map"]: put it right after '
                            'LoadAnnotations in the pipeline')
         image_shape = results.get('ori_shape', results.get('img_shape'))
