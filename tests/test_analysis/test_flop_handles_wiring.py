@@ -54,7 +54,7 @@ SCRIPT = textwrap.dedent('''
     real = get_model_complexity_info(stack, inputs=inputs)
     # the same count with the mmfeatup ops zeroed: everything else in the model
     zero = {f'mmfeatup::{name}': (lambda i, o: 0) for name in
-            ('adaptive_conv', 'range_kernel', 'jbu_upsample')}
+            ('adaptive_conv', 'range_kernel', 'jbu_upsample', 'bicubic_adaptive_conv')}
     rest = FlopAnalyzer(stack, inputs).set_op_handle(**zero).unsupported_ops_warnings(False)
     print('RESULT', json.dumps(dict(tiny=tiny['flops'], stack=real['flops'],
                                     rest=rest.total())))
@@ -80,8 +80,9 @@ def test_import_mmfeatup_models_registers_the_handles(tmp_path):
     result = json.loads(log.split('RESULT ', 1)[1].splitlines()[0])
     # jbu_upsample, by hand: B*C*H*W*T + B*D*H*W*T, T = (2r+1)^2 = 25
     assert result['tiny'] == 1 * 4 * 6 * 8 * 25 + 1 * 3 * 6 * 8 * 25 == 8400
-    # JBUStack: two stages (8x8, 16x16), T = 49, C = 4, key_dim 32: adaptive_conv
-    # (B*C*h*w*T) + range_kernel (B*T*h*w*D) per stage, on top of the rest of the model
-    jbu_ops = sum(4 * s * s * 49 + 49 * s * s * 32 for s in (8, 16))
+    # JBUStack: two stages (8x8, 16x16), T = 49, C = 4, key_dim 32, r = 3: on CPU the fused
+    # bicubic_adaptive_conv (B*C*h*w*T + 8*B*C*(h+2r)*(w+2r)) + range_kernel (B*T*h*w*D) per
+    # stage, on top of the rest of the model
+    jbu_ops = sum(4 * s * s * 49 + 8 * 4 * (s + 6)**2 + 49 * s * s * 32 for s in (8, 16))
     assert result['rest'] > 0
-    assert result['stack'] == result['rest'] + jbu_ops == result['rest'] + 564480
+    assert result['stack'] == result['rest'] + jbu_ops == result['rest'] + 586240

@@ -165,22 +165,34 @@ def test_backward_op_checks_grad_shape(compiled_ops):
                                                     weights)
 
 
-def test_jbu_stage_inference_runs_the_fused_op_with_the_same_result(compiled_ops):
+def test_jbu_stage_runs_the_fused_op_forward_and_backward_on_cpu(compiled_ops):
+    """Training and inference on CPU: the fused op and its fused backward, never the resized
+    map; values and gradients equal the two-step form's (float64)."""
     torch.manual_seed(0)
-    stage = JBULearnedRange().double().eval()
-    source = torch.randn(2, 5, 6, 7, dtype=F64)
-    guidance = torch.rand(2, 3, 12, 14, dtype=F64)
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-        recorded = stage(source, guidance)  # parameters require grad: the two-step path
-    with torch.profiler.profile() as prof, torch.no_grad():
+    stage = JBULearnedRange().double().eval()  # eval: no dropout; autograd records all the same
+    source = torch.randn(2, 5, 6, 7, dtype=F64, requires_grad=True)
+    guidance = torch.rand(2, 3, 12, 14, dtype=F64, requires_grad=True)
+    grad = torch.randn(2, 5, 12, 14, dtype=F64)
+    with torch.profiler.profile() as prof:
         fused = stage(source, guidance)
+        fused.backward(grad)
     names = {event.name for event in prof.events()}
-    assert 'mmfeatup::bicubic_adaptive_conv' in names
-    assert 'mmfeatup::adaptive_conv' not in names
-    assert recorded.requires_grad
-    torch.testing.assert_close(fused, recorded.detach(), rtol=1e-12, atol=1e-12)
+    assert {'mmfeatup::bicubic_adaptive_conv',
+            'mmfeatup::bicubic_adaptive_conv_backward'} <= names
+    assert not names & {'mmfeatup::adaptive_conv', 'mmfeatup::adaptive_conv_backward',
+                        'aten::upsample_bicubic2d', 'aten::reflection_pad2d'}, names
+    fused_grads = [t.grad.clone() for t in (source, guidance, *stage.parameters())]
+    for t in (source, guidance, *stage.parameters()):
+        t.grad = None
     two_step = adaptive_conv_reference(
         torch.nn.functional.pad(torch.nn.functional.interpolate(
             source, size=(12, 14), mode='bicubic', align_corners=False), [3] * 4, mode='reflect'),
-        stage.kernel(guidance).detach())
+        stage.kernel(guidance))
+    two_step.backward(grad)
     torch.testing.assert_close(fused, two_step, rtol=1e-12, atol=1e-12)
+    for got, want in zip(fused_grads, (source.grad, guidance.grad,
+                                       *(p.grad for p in stage.parameters()))):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    with torch.no_grad():  # inference: the same op
+        torch.testing.assert_close(stage(source, guidance), two_step.detach(), rtol=1e-12,
+                                   atol=1e-12)

@@ -18,10 +18,11 @@ Floors (:mod:`mmfeatup.benchmark.floors`): a time's floor is the larger of its m
 at the measured peak rate and its compulsory bytes at the measured copy bandwidth; a ratio's
 "floor" is the ratio of the two FLOP counts: an equal-efficiency estimate, not a bound (the
 counts are of an eval forward and leave out ops mmengine does not count); the ratio to
-bilinear's floor is the JBU's floor over bilinear's measured time; the memory floor is the
-tensors the stage's forward + backward must create (output, its gradient, the input's
-gradient; the input exists before the call and is not in the measured peak either). Targets
-are the ones docs/benchmarks.md states.
+bilinear's floor is the JBU's floor over bilinear's measured time; the memory floor is what
+must be live at once: the output (forward), or during the backward the output's gradient
+(dense, as a head's backward gives it) and the input's gradient, whichever is larger (the
+input exists before the call and is not in the measured peak either). Targets are the ones
+docs/benchmarks.md states.
 """
 from __future__ import annotations
 
@@ -46,10 +47,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--skip-segformer', action='store_true',
                         help='leave out the two SegFormer-B0 rows (the slowest)')
     parser.add_argument('--fused-pairs', type=int, default=0, metavar='N',
-                        help='also time the JBUStack forward with the fused inference op '
-                        '(bicubic_adaptive_conv) against the two-step form (banded resize + '
-                        'adaptive_conv), alternating, N pairs; prints medians and the median '
-                        'of the per-pair ratios')
+                        help='also time the JBUStack forward, then forward + backward, with '
+                        'the fused op (bicubic_adaptive_conv, the CPU path) against the '
+                        'two-step form (banded resize + adaptive_conv), alternating, N pairs; '
+                        'prints medians and the median of the per-pair ratios')
     parser.add_argument('--profile', action='store_true',
                         help='also print where the JBUStack forward spends its time (torch '
                         'profiler, ops by self CPU time)')
@@ -83,9 +84,9 @@ def stage_memory(channels: int, batch: int = 4, size: int = 224) -> Dict[str, fl
     forward_backward()  # warm-up: the lazily created buffers are not part of the peak
     peak = peak_bytes(forward_backward, torch.device('cpu'))
     out_bytes = batch * channels * size * size * 4
-    # the input existed before the call, so the profiler's peak does not count it: the floor is
-    # the output, its gradient and the input's gradient
-    return dict(peak_mib=peak / MIB, floor_mib=(2 * out_bytes + source.numel() * 4) / MIB)
+    # the input existed before the call, so the profiler's peak does not count it; the output
+    # is live in the forward, its (dense) gradient with the input's gradient in the backward
+    return dict(peak_mib=peak / MIB, floor_mib=(out_bytes + source.numel() * 4) / MIB)
 
 
 def profile_forward(channels: int, top: int = 10) -> str:
@@ -111,13 +112,16 @@ def profile_forward(channels: int, top: int = 10) -> str:
     return prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=top)
 
 
-def fused_vs_two_step(channels: int, pairs: int) -> str:
-    """The JBUStack forward (C, 14 -> 224, no_grad) with its stages' fused inference op and
-    with the two-step form forced, timed alternately so that the machine's drift hits both.
+def fused_vs_two_step(channels: int, pairs: int, backward: bool = False) -> str:
+    """The JBUStack forward (C, 14 -> 224; eval, no_grad) or forward + backward of
+    ``out.sum()`` (train) with its stages' fused op (``bicubic_adaptive_conv``, the CPU path)
+    and with the two-step form forced (banded resize + ``adaptive_conv``, the CUDA path), timed
+    alternately so that the machine's drift hits both.
 
     Args:
         channels (int): feature channels ``C``.
         pairs (int): timed (fused, two-step) pairs after one warm-up pair.
+        backward (bool): time forward + backward instead of the forward. Default: False.
 
     Returns:
         str: a two-line report (medians and the median per-pair ratio).
@@ -131,14 +135,17 @@ def fused_vs_two_step(channels: int, pairs: int) -> str:
     from mmfeatup.models.upsamplers.jbu_stage import JBULearnedRange
 
     torch.manual_seed(0)
-    model = JBUStack(channels).eval()
+    model = JBUStack(channels).train(backward)
     source, guidance = torch.randn(1, channels, 14, 14), torch.rand(1, 3, 224, 224)
 
     def run(two_step: bool) -> float:
         forced = mock.patch.object(JBULearnedRange, '_two_step', lambda *args: True)
-        with forced if two_step else contextlib.nullcontext(), torch.no_grad():
+        with forced if two_step else contextlib.nullcontext(), torch.set_grad_enabled(backward):
+            model.zero_grad(set_to_none=True)
             start = time.perf_counter()
-            model(source, guidance)
+            out = model(source, guidance)
+            if backward:
+                out.sum().backward()
             return time.perf_counter() - start
 
     run(False), run(True)  # warm-up
@@ -147,7 +154,8 @@ def fused_vs_two_step(channels: int, pairs: int) -> str:
         fused.append(run(False))
         two.append(run(True))
     ratios = [a / b for a, b in zip(fused, two)]
-    return (f'JBUStack forward (C={channels}, 14->224, no_grad), {pairs} alternating pairs: fused '
+    what = 'forward + backward (train)' if backward else 'forward (eval, no_grad)'
+    return (f'JBUStack {what} (C={channels}, 14->224), {pairs} alternating pairs: fused '
             f'{statistics.median(fused) * 1e3:.1f} ms, two-step {statistics.median(two) * 1e3:.1f}'
             f' ms (medians)\nfused / two-step per pair: median {statistics.median(ratios):.3f}, '
             f'min {min(ratios):.3f}, max {max(ratios):.3f}')
@@ -236,6 +244,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
               f'{"yes" if row["value"] <= row["target"] else "no"} | {row["detail"]} |')
     if args.fused_pairs:
         print(fused_vs_two_step(channels, args.fused_pairs))
+        print(fused_vs_two_step(channels, args.fused_pairs, backward=True))
     if args.profile:
         print(profile_forward(channels))
     return rows

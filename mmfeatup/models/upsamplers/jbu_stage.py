@@ -7,10 +7,10 @@ per-pixel filter::
     W = W + 0.1 * fixup(cat[W, G])               # not renormalised
     out = adaptive_conv(reflect_pad(bicubic(S)), W)
 
-On CPU without autograd (inference) the last line runs as one op,
-:func:`mmfeatup.ops.bicubic_adaptive_conv`, which never builds the resized map; when a
-graph is recorded the two-step form runs (its banded resize has the faster backward on CPU).
-CUDA keeps the two-step form until the fused CUDA kernel has run and been timed on a GPU.
+On CPU the last line runs as one op, :func:`mmfeatup.ops.bicubic_adaptive_conv`, which
+never builds the resized map, forward or backward (its CPU backward is fused too). CUDA keeps
+the two-step form (banded resize, then ``adaptive_conv``) until the fused CUDA kernel has run
+and been timed on a GPU.
 
 Parameter names equal the authors', so their released stage weights load unchanged.
 """
@@ -140,23 +140,19 @@ class JBULearnedRange(nn.Module):
             padded = bicubic_resize(source, size, pad=self.radius)
             return jbu_upsample(padded, self.range_proj(guidance), self.temperature(),
                                 self.sigma_spatial, self.radius)
-        if self._two_step(source, guidance):
-            # resized before the kernel, as always: the resize's temporaries are freed
-            # before the kernel's saved activations exist (a lower peak in training)
+        if self._two_step(source):
+            # resized before the kernel: the resize's temporaries are freed before the
+            # kernel's saved activations exist (a lower peak in training)
             padded = bicubic_resize(source, size, pad=self.radius)
             return adaptive_conv(padded, self.kernel(guidance))
         return bicubic_adaptive_conv(source, self.kernel(guidance))
 
-    def _two_step(self, source: Tensor, guidance: Tensor) -> bool:
-        """Whether the two-step path runs: autograd records this call, or the features are
-        not on CPU (the fused op's CUDA kernel compiles and shares its tap arithmetic with the
-        tested CPU kernel, but has not yet run or been timed on a GPU)."""
-        if source.device.type != 'cpu':
-            return True
-        if not torch.is_grad_enabled():
-            return False
-        return (source.requires_grad or guidance.requires_grad
-                or any(p.requires_grad for p in self.parameters()))
+    @staticmethod
+    def _two_step(source: Tensor) -> bool:
+        """Whether the two-step form runs: off CPU (the fused op's CUDA kernel compiles and
+        shares its tap arithmetic with the tested CPU kernel, but has not yet run or been timed
+        on a GPU)."""
+        return source.device.type != 'cpu'
 
     def extra_repr(self) -> str:
         return (f'guidance_dim={self.guidance_dim}, key_dim={self.key_dim}, '

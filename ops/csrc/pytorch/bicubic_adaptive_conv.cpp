@@ -3,9 +3,10 @@
 //   U = reflect_pad(upsample_bicubic2d(source, (H, W), align_corners=False), r)
 //   out[b,c,y,x] = sum_t weights[b,t,y,x] * U[b,c,y+i_t,x+j_t]      (= adaptive_conv(U, weights))
 // Forward kernels: cpu/bicubic_adaptive_conv_cpu.cpp, cuda/bicubic_adaptive_conv_cuda.cu;
-// math: bicubic_adaptive_conv_math.h. The backward (both devices) is a composite: U recomputed
-// with ATen, the device's adaptive_conv_backward kernel, then the adjoints of the padding and
-// the resize (ATen). Higher orders: the same composite through differentiable ops.
+// math: bicubic_adaptive_conv_math.h. Backward: on CPU a fused kernel (no U; the CPU file), on
+// CUDA and for a downscaling CPU call a composite: U recomputed with ATen, the device's
+// adaptive_conv_backward kernel, then the adjoints of the padding and the resize (ATen).
+// Higher orders: the same composite through differentiable ops.
 #include <torch/autograd.h>
 #include <torch/library.h>
 
@@ -16,6 +17,10 @@
 namespace mmfeatup {
 
 Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights);
+bool bicubic_adaptive_conv_cpu_fuses(const Tensor& source, const Tensor& weights);
+std::tuple<Tensor, Tensor> bicubic_adaptive_conv_backward_cpu_fused(const Tensor& grad,
+                                                                    const Tensor& source,
+                                                                    const Tensor& weights);
 #ifdef MMFEATUP_WITH_CUDA
 Tensor bicubic_adaptive_conv_cuda(const Tensor& source, const Tensor& weights);
 #endif
@@ -130,10 +135,14 @@ Tensor forward_autograd(const Tensor& source, const Tensor& weights) {
 
 }  // namespace
 
-// The backward kernels of both devices: the composite over the device's adaptive_conv backward.
+// The backward kernels: on CPU the fused kernel where the forward fuses too (no axis
+// downscales), else, and on CUDA, the composite over the device's adaptive_conv backward.
 std::tuple<Tensor, Tensor> bicubic_adaptive_conv_backward_cpu(const Tensor& grad,
                                                               const Tensor& source,
                                                               const Tensor& weights) {
+  if (bicubic_adaptive_conv_cpu_fuses(source, weights)) {
+    return bicubic_adaptive_conv_backward_cpu_fused(grad, source, weights);
+  }
   return backward_kernel<adaptive_conv_backward_cpu>(grad, source, weights);
 }
 #ifdef MMFEATUP_WITH_CUDA

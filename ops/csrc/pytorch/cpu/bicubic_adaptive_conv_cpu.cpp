@@ -1,6 +1,5 @@
-// CPU kernel of mmfeatup::bicubic_adaptive_conv (forward; the backward is the composite in
-// ../bicubic_adaptive_conv.cpp). The arithmetic of the resize is
-// ops/csrc/common/bicubic_adaptive_conv_math.h, shared with the CUDA kernel.
+// CPU kernels of mmfeatup::bicubic_adaptive_conv, forward and backward. The arithmetic of the
+// resize is ops/csrc/common/bicubic_adaptive_conv_math.h, shared with the CUDA kernel.
 //
 // Neither the resized nor the padded map is built. Per axis, every output index o gets the
 // source span its window reads (rows o .. o + 2r of the padded map, each 4 source taps) and
@@ -15,6 +14,15 @@
 // there the kernel resizes with ATen and runs adaptive_conv (the two-step form, same values).
 // Non-finite source values: a pixel's window covers its pair's whole span, so a NaN/Inf reaches
 // every output whose span holds it (a superset of the outputs it reaches in the two-step form).
+//
+// Backward (fused, same plans), per batch element:
+//   1. per output pixel (parallel over rows): its composed filter M (kept, [H*W, window]), the
+//      dots G[a][e] = <grad[pix], source[window a,e]> over the channels, and
+//      d w[i][j] = sum_a rows[y][i][a] sum_e G[a][e] cols[x][j][e];
+//   2. per source pixel (parallel over source rows): d source[s] = sum over the output pixels
+//      whose window holds s of M_pix[s] * grad[pix], a gather (deterministic, no atomics) with
+//      the channels in registers (cpu::weighted_taps), written through a [w, C] row buffer.
+// Neither the resized map nor its gradient exists; a non-finite value spreads like the forward's.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -142,7 +150,160 @@ void forward_kernel(const T* src, const T* weights, T* out, int64_t batch, int64
       });
 }
 
+// For each source index of one axis, the output indices whose group span holds it and where:
+// reader o with position k (source index = start[o / group] + k). CSR: readers of s are
+// [first[s], first[s + 1]).
+struct AxisReaders {
+  std::vector<int64_t> first, output, position;
+  int64_t most = 0;  // the longest list
+};
+
+template <typename T>
+AxisReaders axis_readers(const Plan<T>& plan, int64_t in_size, int64_t out_size, int64_t group) {
+  AxisReaders r;
+  r.first.assign(in_size + 1, 0);
+  for (int64_t o = 0; o < out_size; ++o) {
+    for (int64_t k = 0; k < plan.span; ++k) ++r.first[plan.start[o / group] + k + 1];
+  }
+  for (int64_t s = 0; s < in_size; ++s) {
+    r.most = std::max(r.most, r.first[s + 1]);
+    r.first[s + 1] += r.first[s];
+  }
+  r.output.resize(r.first[in_size]);
+  r.position.resize(r.first[in_size]);
+  std::vector<int64_t> fill(r.first.begin(), r.first.end() - 1);
+  for (int64_t o = 0; o < out_size; ++o) {  // ascending o per source index: a fixed order
+    for (int64_t k = 0; k < plan.span; ++k) {
+      const int64_t at = fill[plan.start[o / group] + k]++;
+      r.output[at] = o;
+      r.position[at] = k;
+    }
+  }
+  return r;
+}
+
+// d w of one pixel from its window dots G [la, lc]: tmp[a][j] = sum_e G[a][e] cols[j][e], then
+// gw[(i * d + j) * gw_stride] = sum_a rows[i][a] tmp[a][j]; tmp is [la, d] scratch.
+template <typename T>
+void filter_gradient(const T* rows, const T* dots, const T* cols, int64_t diameter, int64_t la,
+                     int64_t lc, T* tmp, T* gw, int64_t gw_stride) {
+  for (int64_t a = 0; a < la; ++a) {
+    const T* g_a = dots + a * lc;
+    for (int64_t j = 0; j < diameter; ++j) {
+      const T* col = cols + j * lc;
+      T acc = T(0);
+      for (int64_t e = 0; e < lc; ++e) acc += g_a[e] * col[e];
+      tmp[a * diameter + j] = acc;
+    }
+  }
+  for (int64_t i = 0; i < diameter; ++i) {
+    for (int64_t j = 0; j < diameter; ++j) {
+      T acc = T(0);
+      for (int64_t a = 0; a < la; ++a) acc += rows[i * la + a] * tmp[a * diameter + j];
+      gw[(i * diameter + j) * gw_stride] = acc;
+    }
+  }
+}
+
+template <typename T>
+struct BackwardScratch {
+  BackwardScratch(int64_t compose, int64_t window, int64_t gradient)
+      : tmp(compose), dots(window), gtmp(gradient) {}
+  std::vector<T> tmp, dots, gtmp;
+};
+
+// The gather's channel block: its slice of the output rows one source row reads stays in L2.
+constexpr int64_t kGatherBlock = 64;
+
+// Per source row: its [w, C] gradient row and the readers (offsets, weights, count) of each
+// of its pixels, at most `most` per pixel.
+template <typename T>
+struct GatherScratch {
+  GatherScratch(int64_t width, int64_t channels, int64_t most)
+      : row(width * channels), offsets(width * most), weights(width * most), count(width) {}
+  std::vector<T> row;
+  std::vector<int64_t> offsets;
+  std::vector<T> weights;
+  std::vector<int64_t> count;
+};
+
+template <typename T>
+void backward_kernel(const T* grad, const T* src, const T* weights, T* grad_src, T* grad_w,
+                     int64_t batch, int64_t channels, int64_t in_h, int64_t in_w, int64_t height,
+                     int64_t width, int64_t radius) {
+  const int64_t diameter = 2 * radius + 1, taps = diameter * diameter, plane = height * width;
+  const Plan<T> rows = axis_plan<T>(in_h, height, radius, 1);
+  const Plan<T> cols = axis_plan<T>(in_w, width, radius, 2);
+  const AxisReaders row_readers = axis_readers(rows, in_h, height, 1);
+  const AxisReaders col_readers = axis_readers(cols, in_w, width, 2);
+  const int64_t la = rows.span, lc = cols.span, window = la * lc;
+  std::vector<int64_t> offsets(window);
+  for (int64_t a = 0; a < la; ++a) {
+    for (int64_t e = 0; e < lc; ++e) offsets[a * lc + e] = (a * in_w + e) * channels;
+  }
+  const int64_t most = row_readers.most * col_readers.most;  // readers of one source pixel
+  std::vector<T> filters(plane * window);  // M of every output pixel of one batch element
+  for (int64_t b = 0; b < batch; ++b) {
+    const T* g_b = grad + b * plane * channels;
+    const T* src_b = src + b * in_h * in_w * channels;
+    cpu::parallel_rows(
+        1, height, width * window * channels,
+        [&] { return BackwardScratch<T>(diameter * lc, window, la * diameter); },
+        [&](int64_t, int64_t y, int64_t, BackwardScratch<T>& s) {
+          const T* w_b = weights + b * taps * plane + y * width;
+          const T* row_w = rows.weight.data() + y * diameter * la;
+          const T* src_rows = src_b + rows.start[y] * in_w * channels;
+          T* gw = grad_w + b * taps * plane + y * width;
+          for (int64_t x = 0; x < width; ++x) {
+            const T* col_w = cols.weight.data() + x * diameter * lc;
+            compose_filter(row_w, w_b + x, plane, col_w, diameter, la, lc, s.tmp.data(),
+                           filters.data() + (y * width + x) * window);
+            cpu::tap_dots(s.dots.data(), g_b + (y * width + x) * channels,
+                          src_rows + cols.start[x / 2] * channels, offsets.data(), window,
+                          channels);
+            filter_gradient(row_w, s.dots.data(), col_w, diameter, la, lc, s.gtmp.data(),
+                            gw + x, plane);
+          }
+        });
+    cpu::parallel_rows(
+        1, in_h, in_w * most * channels,
+        [&] { return GatherScratch<T>(in_w, channels, most); },
+        [&](int64_t, int64_t sy, int64_t, GatherScratch<T>& s) {
+          for (int64_t sx = 0; sx < in_w; ++sx) {  // the readers of every pixel of the row
+            int64_t readers = 0;
+            int64_t* offsets_x = s.offsets.data() + sx * most;
+            T* weights_x = s.weights.data() + sx * most;
+            for (int64_t p = row_readers.first[sy]; p < row_readers.first[sy + 1]; ++p) {
+              const int64_t y = row_readers.output[p], a = row_readers.position[p];
+              for (int64_t q = col_readers.first[sx]; q < col_readers.first[sx + 1]; ++q) {
+                const int64_t pixel = y * width + col_readers.output[q];
+                offsets_x[readers] = pixel * channels;
+                weights_x[readers] = filters[pixel * window + a * lc + col_readers.position[q]];
+                ++readers;
+              }
+            }
+            s.count[sx] = readers;
+          }
+          // channel blocks outermost: the rows of grad a source row gathers from stay in cache
+          for (int64_t k0 = 0; k0 < channels; k0 += kGatherBlock) {
+            const int64_t n = std::min(kGatherBlock, channels - k0);
+            for (int64_t sx = 0; sx < in_w; ++sx) {
+              cpu::weighted_taps(s.row.data() + sx * channels + k0, g_b + k0,
+                                 s.offsets.data() + sx * most, s.weights.data() + sx * most,
+                                 s.count[sx], n);
+            }
+          }
+          cpu::transpose_row(grad_src + (b * channels * in_h + sy) * in_w, s.row.data(), in_w,
+                             channels, in_h * in_w);
+        });
+  }
+}
+
 }  // namespace
+
+bool bicubic_adaptive_conv_cpu_fuses(const Tensor& source, const Tensor& weights) {
+  return source.size(2) <= weights.size(2) && source.size(3) <= weights.size(3);
+}
 
 Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights_any) {
   const Tensor weights = weights_any.contiguous();
@@ -151,7 +312,7 @@ Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights_any
   int64_t diameter = 1;  // T = d * d (checked by the caller)
   while (diameter * diameter < weights.size(1)) diameter += 2;
   const int64_t radius = diameter / 2;
-  if (source.size(2) > height || source.size(3) > width) {
+  if (!bicubic_adaptive_conv_cpu_fuses(source, weights)) {
     const Tensor resized = at::upsample_bicubic2d(source, {height, width}, false);
     return adaptive_conv_cpu(at::reflection_pad2d(resized, {radius, radius, radius, radius}),
                              weights);
@@ -165,6 +326,27 @@ Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights_any
                              source.size(3), height, width, radius);
   });
   return out;
+}
+
+std::tuple<Tensor, Tensor> bicubic_adaptive_conv_backward_cpu_fused(const Tensor& grad_output,
+                                                                    const Tensor& source,
+                                                                    const Tensor& weights_any) {
+  const Tensor weights = weights_any.contiguous();
+  const int64_t batch = source.size(0), channels = source.size(1);
+  const int64_t height = weights.size(2), width = weights.size(3);
+  int64_t diameter = 1;
+  while (diameter * diameter < weights.size(1)) diameter += 2;
+  const Tensor src = cpu::channels_innermost(source);
+  const Tensor grad = cpu::channels_innermost(grad_output);
+  Tensor grad_source = at::empty(source.sizes(), source.options());  // contiguous
+  Tensor grad_weights = at::empty_like(weights);
+  AT_DISPATCH_FLOATING_TYPES(source.scalar_type(), "bicubic_adaptive_conv_backward_cpu", [&] {
+    backward_kernel<scalar_t>(grad.data_ptr<scalar_t>(), src.data_ptr<scalar_t>(),
+                              weights.data_ptr<scalar_t>(), grad_source.data_ptr<scalar_t>(),
+                              grad_weights.data_ptr<scalar_t>(), batch, channels, source.size(2),
+                              source.size(3), height, width, diameter / 2);
+  });
+  return std::make_tuple(grad_source, grad_weights);
 }
 
 }  // namespace mmfeatup
