@@ -61,7 +61,50 @@ __attribute__((always_inline)) inline void row_dots_blocks(
   row_dots_impl<T, 1>(out + big, a + big, a_stride, b + big, b_stride, depth, scale, n - big);
 }
 
+// out[b][p][c] = in[b][c][p] for p < plane, c < channels, in tiles of kChannelTile channels x
+// kPixelTile pixels: each tile reads kChannelTile runs of kPixelTile contiguous values and writes
+// kPixelTile runs of kChannelTile, all within a few KiB. Parallel over (batch, pixel tile).
+template <typename T>
+void transpose_planes(const T* __restrict__ in, T* __restrict__ out, int64_t batch,
+                      int64_t channels, int64_t plane) {
+  constexpr int64_t kPixelTile = 64, kChannelTile = 32;
+  const int64_t tiles = (plane + kPixelTile - 1) / kPixelTile;
+  at::parallel_for(0, batch * tiles, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / tiles, p0 = index % tiles * kPixelTile;
+      const int64_t p1 = std::min(plane, p0 + kPixelTile);
+      const T* in_b = in + b * channels * plane;
+      T* out_b = out + b * plane * channels;
+      for (int64_t c0 = 0; c0 < channels; c0 += kChannelTile) {
+        const int64_t c1 = std::min(channels, c0 + kChannelTile);
+        // one contiguous input run at a time: the runs of a tile are `plane` values apart,
+        // often a multiple of 4 KiB (224^2 floats), and read side by side they would all
+        // fall in one L1 set
+        for (int64_t c = c0; c < c1; ++c) {
+          const T* src = in_b + c * plane;
+          for (int64_t p = p0; p < p1; ++p) out_b[p * channels + c] = src[p];
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
+
+at::Tensor channels_innermost(const at::Tensor& t) {
+  const at::Tensor permuted = t.permute({0, 2, 3, 1});
+  if (permuted.is_contiguous()) return permuted;
+  if (!t.is_contiguous() || t.numel() == 0 ||
+      (t.scalar_type() != at::kFloat && t.scalar_type() != at::kDouble)) {
+    return permuted.contiguous();
+  }
+  at::Tensor out = at::empty(permuted.sizes(), t.options());  // contiguous [B, H, W, C]
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "channels_innermost", [&] {
+    transpose_planes<scalar_t>(t.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), t.size(0),
+                               t.size(1), t.size(2) * t.size(3));
+  });
+  return out;
+}
 
 // One SIMD-cloned definition of each entry point for T (signatures: cpu_helpers.h).
 #define MMFEATUP_DEFINE_VECTOR_HELPERS_(T)                                                 \

@@ -15,11 +15,11 @@ using at::Tensor;
 
 namespace cpu {
 
-// [B, C, H, W] -> a contiguous [B, H, W, C] tensor: no copy when t is channels-last already.
+// [B, C, H, W] -> a contiguous [B, H, W, C] tensor: no copy when t is channels-last already;
+// a contiguous float/double t is transposed in cache-sized tiles, in parallel (ATen's strided
+// copy of the permuted view ran at ~3 GB/s on a 77 MB map), any other layout by ATen.
 // The CPU kernels read features and keys so (any input layout).
-inline at::Tensor channels_innermost(const at::Tensor& t) {
-  return t.permute({0, 2, 3, 1}).contiguous();
-}
+at::Tensor channels_innermost(const at::Tensor& t);
 
 // Rows per at::parallel_for task so that each task has at least kGrainSize multiply-adds
 // (ATen's GRAIN_SIZE): small problems stay on one thread (no OpenMP overhead), large ones
