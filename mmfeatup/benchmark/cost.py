@@ -76,8 +76,7 @@ def count_flops(upsampler: nn.Module, source: Tensor, guidance: Tensor,
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     try:
-        # traced without autograd, as the timed eval forward runs (a JBU stage then takes its
-        # fused inference op)
+        # traced without autograd, as the timed eval forward runs
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter('ignore')
             total = int(analyzer.total())

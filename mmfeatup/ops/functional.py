@@ -36,8 +36,9 @@ def bicubic_adaptive_conv(source: Tensor, weights: Tensor) -> Tensor:
     bicubic resize (``align_corners=False``): the compiled kernels compose the resize
     with each pixel's filter, so neither the resized nor the padded ``[B, C, H+2r,
     W+2r]`` map is built (the CPU forward reads each source pixel from cache, not an
-    81 MB intermediate at C=384, 224^2). The CPU backward is fused as well; the CUDA
-    one recomputes the padded map (the same gradients as the two-step path).
+    81 MB intermediate at C=384, 224^2). The CPU backward is fused as well (where no
+    axis downscales); the CUDA one recomputes the padded map (the same gradients as
+    the two-step path).
 
     Args:
         source (Tensor): low-resolution features ``[B, C, h, w]``.

@@ -15,12 +15,15 @@ F64 = torch.float64
 
 # (batch, channels, source h, w, output H, W, radius): x2 and odd ratios, non-square, C = 1,
 # radius 0..5, output smaller than the source, equal sizes, a 1-pixel-wide source.
-# radius min(H, W) - 1, 1-pixel-wide outputs (r = 0). Downscaling axes run the two-step form.
+# radius min(H, W) - 1, 1-pixel-wide outputs (r = 0; downscaling, and upscaling in the last
+# case), C = 130 (more than one of the CPU backward's 64-channel gather blocks, the 8-vector
+# block and a remainder). Downscaling axes run the two-step form.
 CASES = [(2, 3, 5, 7, 10, 14, 1), (1, 1, 4, 4, 8, 8, 2), (2, 5, 7, 6, 13, 17, 3),
          (3, 2, 3, 5, 9, 4, 1), (1, 3, 6, 6, 6, 6, 2), (1, 2, 9, 8, 5, 6, 1),
          (1, 4, 2, 3, 11, 12, 5), (2, 9, 5, 5, 10, 10, 0), (1, 17, 1, 6, 7, 12, 4),
          (2, 40, 14, 14, 28, 28, 3), (1, 3, 3, 3, 4, 9, 3), (2, 2, 3, 2, 1, 5, 0),
-         (1, 2, 2, 4, 6, 1, 0), (1, 5, 4, 9, 7, 5, 2)]
+         (1, 2, 2, 4, 6, 1, 0), (1, 5, 4, 9, 7, 5, 2), (2, 130, 5, 6, 10, 12, 2),
+         (1, 3, 4, 1, 8, 1, 0)]
 
 
 def _inputs(batch, channels, h, w, height, width, radius, dtype=F64, seed=0):
@@ -38,7 +41,7 @@ def test_matches_reference_float64(compiled_ops, case):
                                atol=1e-12)
 
 
-@pytest.mark.parametrize('case', CASES[:6], ids=str)
+@pytest.mark.parametrize('case', CASES, ids=str)
 def test_backward_matches_reference_float64(compiled_ops, case):
     source, weights = _inputs(*case)
     grad = torch.randn(case[0], case[1], case[4], case[5], dtype=F64)
@@ -58,6 +61,29 @@ def test_float32_close_to_float64(compiled_ops, case):
     out = compiled_ops.bicubic_adaptive_conv(source.float(), weights.float())
     torch.testing.assert_close(out.double(), bicubic_adaptive_conv_reference(source, weights),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_backward_float32_and_gradient_layouts(compiled_ops):
+    """The CPU backward in float32 at C = 384 against float64, and with the output gradient
+    expanded (``out.sum()``), channels-last or transposed: the same values."""
+    source, weights = _inputs(2, 384, 7, 6, 14, 12, 3)
+    grad = torch.randn(2, 384, 14, 12, dtype=F64)
+    exact = compiled_ops.bicubic_adaptive_conv_backward(grad, source, weights)
+    single = compiled_ops.bicubic_adaptive_conv_backward(grad.float(), source.float(),
+                                                         weights.float())
+    for a, b in zip(single, exact):
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-4)
+    ones = torch.ones((), dtype=F64).expand_as(grad)
+    wide = torch.zeros(2, 384, 14, 24, dtype=F64)
+    wide[..., ::2] = grad
+    for layout, dense in [(ones, torch.ones_like(grad)),
+                          (grad.contiguous(memory_format=torch.channels_last), grad),
+                          (grad.transpose(2, 3).contiguous().transpose(2, 3), grad),
+                          (wide[..., ::2], grad)]:
+        want = compiled_ops.bicubic_adaptive_conv_backward(dense, source, weights)
+        got = compiled_ops.bicubic_adaptive_conv_backward(layout, source, weights)
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize('value', [float('nan'), float('inf')])

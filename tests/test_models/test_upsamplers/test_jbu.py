@@ -285,20 +285,24 @@ def test_kernel_rows_before_fixup_sum_to_one():
     assert not math.isclose(model.up2.temperature().item(), 1.0)
 
 
-def test_jbustack_compiles_without_graph_breaks():
-    """The whole stack (banded bicubic, compiled ops, in-place bias) traces as one graph."""
-    torch._dynamo.reset()
+@pytest.mark.parametrize('two_step', [False, True], ids=['fused-cpu-path', 'two-step-cuda-path'])
+def test_jbustack_compiles_without_graph_breaks(two_step):
+    """The whole stack (compiled ops, in-place bias; the banded bicubic on the two-step path
+    that CUDA takes) traces as one graph, with and without autograd."""
+    from unittest import mock
+
+    from mmfeatup.models.upsamplers.jbu_stage import JBULearnedRange
     torch.manual_seed(0)
     up = JBUStack(8).eval()
     source, image = torch.randn(1, 8, 6, 5), torch.randn(1, 3, 48, 40)
-    eager = up(source, image)
-    explanation = torch._dynamo.explain(up)(source, image)
-    assert explanation.graph_break_count == 0, explanation.break_reasons
-    compiled = torch.compile(up, backend='aot_eager', fullgraph=True)
-    torch.testing.assert_close(compiled(source, image), eager, rtol=1e-5, atol=1e-5)
-    with torch.no_grad():  # the inference path: the fused bicubic_adaptive_conv
-        torch._dynamo.reset()
-        explanation = torch._dynamo.explain(up)(source, image)
-        assert explanation.graph_break_count == 0, explanation.break_reasons
-        compiled = torch.compile(up, backend='aot_eager', fullgraph=True)
-        torch.testing.assert_close(compiled(source, image), eager, rtol=1e-5, atol=1e-5)
+    path = mock.patch.object(JBULearnedRange, '_two_step', lambda *args: two_step)
+    with path:
+        eager = up(source, image)
+        for grad_mode in (torch.enable_grad(), torch.no_grad()):
+            with grad_mode:
+                torch._dynamo.reset()
+                explanation = torch._dynamo.explain(up)(source, image)
+                assert explanation.graph_break_count == 0, explanation.break_reasons
+                compiled = torch.compile(up, backend='aot_eager', fullgraph=True)
+                torch.testing.assert_close(compiled(source, image), eager, rtol=1e-5,
+                                           atol=1e-5)

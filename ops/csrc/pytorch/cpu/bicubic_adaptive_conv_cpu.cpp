@@ -22,7 +22,10 @@
 //   2. per source pixel (parallel over source rows): d source[s] = sum over the output pixels
 //      whose window holds s of M_pix[s] * grad[pix], a gather (deterministic, no atomics) with
 //      the channels in registers (cpu::weighted_taps), written through a [w, C] row buffer.
-// Neither the resized map nor its gradient exists; a non-finite value spreads like the forward's.
+// Neither the resized map nor its gradient exists. A non-finite source or output-gradient value
+// reaches every gradient whose window holds it (as in the forward); a non-finite weight makes
+// its d weights and output non-finite, but compose_filter skips source rows whose resize
+// coefficient is exactly 0, so its d source may cover fewer rows than ATen's adjoint's 0 * NaN.
 #include <ATen/Parallel.h>
 
 #include <algorithm>

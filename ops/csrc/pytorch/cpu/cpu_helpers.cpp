@@ -63,13 +63,15 @@ __attribute__((always_inline)) inline void row_dots_blocks(
 
 // out[b][p][c] = in[b][c][p] for p < plane, c < channels, in tiles of kChannelTile channels x
 // kPixelTile pixels: each tile reads kChannelTile runs of kPixelTile contiguous values and writes
-// kPixelTile runs of kChannelTile, all within a few KiB. Parallel over (batch, pixel tile).
+// kPixelTile runs of kChannelTile, all within a few KiB. Parallel over (batch, pixel tile), at
+// least kGrainSize values per task (small maps stay on one thread).
 template <typename T>
 void transpose_planes(const T* __restrict__ in, T* __restrict__ out, int64_t batch,
                       int64_t channels, int64_t plane) {
   constexpr int64_t kPixelTile = 64, kChannelTile = 32;
   const int64_t tiles = (plane + kPixelTile - 1) / kPixelTile;
-  at::parallel_for(0, batch * tiles, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / (kPixelTile * channels));
+  at::parallel_for(0, batch * tiles, grain, [&](int64_t begin, int64_t end) {
     for (int64_t index = begin; index < end; ++index) {
       const int64_t b = index / tiles, p0 = index % tiles * kPixelTile;
       const int64_t p1 = std::min(plane, p0 + kPixelTile);
