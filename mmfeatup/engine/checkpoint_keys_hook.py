@@ -2,10 +2,27 @@
 from __future__ import annotations
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
+from torch import nn
 
 from mmfeatup.registry import HOOKS
 from mmfeatup.utils.checkpoint_keys import check_state_dict_matches
+
+
+def loaded_module(model: nn.Module) -> nn.Module:
+    """The module a checkpoint is loaded into, as mmengine's ``load_state_dict`` unwraps it:
+    through model wrappers (DDP) and test-time-augmentation models (``--tta``'s
+    ``SegTTAModel``), whose ``module.`` prefix the checkpoint does not carry.
+
+    Args:
+        model (nn.Module): the runner's model.
+
+    Returns:
+        nn.Module: the innermost wrapped module.
+    """
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
 
 
 @HOOKS.register_module()
@@ -24,6 +41,6 @@ class CheckpointKeysHook(Hook):
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = loaded_module(runner.model)
         source = getattr(runner, '_load_from', None) or f'the latest checkpoint in {runner.work_dir}'
         check_state_dict_matches(model, checkpoint, source)
