@@ -42,5 +42,6 @@ class CheckpointKeysHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = loaded_module(runner.model)
-        source = getattr(runner, '_load_from', None) or f'the latest checkpoint in {runner.work_dir}'
+        source = (getattr(runner, '_load_from', None)
+                  or f'the latest checkpoint in {runner.work_dir}')
         check_state_dict_matches(model, checkpoint, source)

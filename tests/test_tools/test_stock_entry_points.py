@@ -155,8 +155,8 @@ def test_mmseg_own_tools_train_and_test(tmp_path, data_root, bad_checkpoints):
     # test-time augmentation (the model wrapped in SegTTAModel: its keys gain a `module.`
     # prefix the checkpoint lacks) and drawn predictions
     tta = _run([osp.join(MMSEG_TOOLS, 'test.py'), CONFIG, checkpoint, '--work-dir', work, '--tta',
-                '--show-dir', str(tmp_path / 'shown'), *options, 'default_hooks.visualization.interval=1'],
-               cwd=tmp_path)
+                '--show-dir', str(tmp_path / 'shown'), *options,
+                'default_hooks.visualization.interval=1'], cwd=tmp_path)
     assert tta.returncode == 0, tta.stdout[-2000:] + tta.stderr[-3000:]
     assert 'aAcc:' in tta.stdout + tta.stderr
     assert len(glob.glob(str(tmp_path / 'shown' / '**' / '*.png'), recursive=True)) == 2
