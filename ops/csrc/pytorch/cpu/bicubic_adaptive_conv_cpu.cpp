@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../op_common.h"
 #include "bicubic_adaptive_conv_math.h"
 #include "cpu_helpers.h"
 #include "reused_kernels.h"
@@ -312,9 +313,7 @@ Tensor bicubic_adaptive_conv_cpu(const Tensor& source, const Tensor& weights_any
   const Tensor weights = weights_any.contiguous();
   const int64_t batch = source.size(0), channels = source.size(1);
   const int64_t height = weights.size(2), width = weights.size(3);
-  int64_t diameter = 1;  // T = d * d (checked by the caller)
-  while (diameter * diameter < weights.size(1)) diameter += 2;
-  const int64_t radius = diameter / 2;
+  const int64_t radius = radius_of_taps(weights.size(1), "bicubic_adaptive_conv");
   if (!bicubic_adaptive_conv_cpu_fuses(source, weights)) {
     const Tensor resized = at::upsample_bicubic2d(source, {height, width}, false);
     return adaptive_conv_cpu(at::reflection_pad2d(resized, {radius, radius, radius, radius}),
@@ -337,8 +336,7 @@ std::tuple<Tensor, Tensor> bicubic_adaptive_conv_backward_cpu_fused(const Tensor
   const Tensor weights = weights_any.contiguous();
   const int64_t batch = source.size(0), channels = source.size(1);
   const int64_t height = weights.size(2), width = weights.size(3);
-  int64_t diameter = 1;
-  while (diameter * diameter < weights.size(1)) diameter += 2;
+  const int64_t radius = radius_of_taps(weights.size(1), "bicubic_adaptive_conv_backward");
   const Tensor src = cpu::channels_innermost(source);
   const Tensor grad = cpu::channels_innermost(grad_output);
   Tensor grad_source = at::empty(source.sizes(), source.options());  // contiguous
@@ -347,7 +345,7 @@ std::tuple<Tensor, Tensor> bicubic_adaptive_conv_backward_cpu_fused(const Tensor
     backward_kernel<scalar_t>(grad.data_ptr<scalar_t>(), src.data_ptr<scalar_t>(),
                               weights.data_ptr<scalar_t>(), grad_source.data_ptr<scalar_t>(),
                               grad_weights.data_ptr<scalar_t>(), batch, channels, source.size(2),
-                              source.size(3), height, width, diameter / 2);
+                              source.size(3), height, width, radius);
   });
   return std::make_tuple(grad_source, grad_weights);
 }
